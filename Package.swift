@@ -1,0 +1,51 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "gatehouse",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gatehouse", targets: ["gatehouse"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+    ],
+    targets: [
+        // Pure policy core: path normalisation, route table, token verification, the `decide` function.
+        // No NIO, no I/O.
+        .target(
+            name: "GatehousePolicy",
+            dependencies: [
+                .product(name: "JWTKit", package: "jwt-kit")
+            ]
+        ),
+        // routes.yaml -> validated configuration, key files, policy tests, explain.
+        .target(
+            name: "GatehouseConfig",
+            dependencies: [
+                "GatehousePolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "gatehouse",
+            dependencies: [
+                "GatehouseConfig",
+                "GatehousePolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "GatehouseBench",
+            dependencies: ["GatehouseConfig", "GatehousePolicy"],
+            path: "Benchmarks/GatehouseBench"
+        ),
+        .testTarget(
+            name: "GatehousePolicyTests",
+            dependencies: ["GatehousePolicy", "GatehouseConfig"]
+        ),
+    ]
+)

@@ -1,0 +1,134 @@
+/// Turns a raw origin-form request-target into the one path that is both matched and forwarded.
+///
+/// The rule (also in the README):
+/// 1. The target must start with `/`. It is split once, at the first `?`; the query is never matched and is forwarded
+///    untouched, but may not contain a raw `#`, controls, spaces or non-ASCII bytes.
+/// 2. Refused in the path (400): controls, space, non-ASCII, `\`, `#`, `;`, and characters RFC 3986 does not allow
+///    in a path (`"<>[]^`{|}`); a `%` not followed by two hex digits; encoded `/`, `\`, `;`, `?`, `#`, NUL or
+///    controls; `%25` followed by an escape of those, of `.` or of `%` (double encoding); `.` and `..` segments,
+///    raw or encoded.
+/// 3. Escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded; every other escape is kept with
+///    upper-case hex digits; runs of `/` become one.
+public enum PathNormalizer {
+    /// The longest request-target accepted.
+    public static let maxTargetLength = 8192
+
+    private static let flagUnreserved: UInt8 = 1
+    private static let flagRawAllowed: UInt8 = 2
+
+    private static let table: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = flagUnreserved | flagRawAllowed }
+        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = flagUnreserved | flagRawAllowed }
+        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = flagUnreserved | flagRawAllowed }
+        for byte in "-._~".utf8 { table[Int(byte)] = flagUnreserved | flagRawAllowed }
+        // sub-delims except ';', plus ':' and '@' (RFC 3986 pchar).
+        for byte in "!$&'()*+,=:@".utf8 { table[Int(byte)] = flagRawAllowed }
+        return table
+    }()
+
+    /// Normalises `target`, or throws the reason it is ambiguous.
+    public static func normalize(_ target: String) throws(PathError) -> NormalizedTarget {
+        let utf8 = target.utf8
+        guard utf8.count <= maxTargetLength else { throw .tooLong }
+        guard utf8.first == UInt8(ascii: "/") else { throw .notOriginForm }
+
+        var pathEnd = utf8.endIndex
+        var query: Substring? = nil
+        if let questionMark = utf8.firstIndex(of: UInt8(ascii: "?")) {
+            pathEnd = questionMark
+            let queryStart = utf8.index(after: questionMark)
+            for byte in utf8[queryStart...] where byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "#") {
+                throw .controlOrNonASCII
+            }
+            query = target[queryStart...]
+        }
+
+        let raw = Array(utf8[utf8.startIndex..<pathEnd])
+        var out = [UInt8]()
+        out.reserveCapacity(raw.count)
+        // Start of the current segment in `out` (just after its '/').
+        var segmentStart = 0
+        var index = 0
+        while index < raw.count {
+            let byte = raw[index]
+            if byte == UInt8(ascii: "/") {
+                try checkDotSegment(out, from: segmentStart)
+                if out.last != UInt8(ascii: "/") { out.append(byte) }
+                segmentStart = out.count
+                index += 1
+                continue
+            }
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < raw.count, let high = hexValue(raw[index + 1]), let low = hexValue(raw[index + 2]) else {
+                    throw .badEscape
+                }
+                let value = high << 4 | low
+                if table[Int(value)] & flagUnreserved != 0 {
+                    out.append(value)
+                } else if isDangerous(value) {
+                    throw .encodedSeparator
+                } else {
+                    if value == UInt8(ascii: "%"), index + 4 < raw.count,
+                        let high2 = hexValue(raw[index + 3]), let low2 = hexValue(raw[index + 4])
+                    {
+                        let inner = high2 << 4 | low2
+                        if isDangerous(inner) || inner == UInt8(ascii: ".") || inner == UInt8(ascii: "%") {
+                            throw .doubleEncoding
+                        }
+                    }
+                    out.append(UInt8(ascii: "%"))
+                    out.append(hexDigit(value >> 4))
+                    out.append(hexDigit(value & 0xF))
+                }
+                index += 3
+                continue
+            }
+            if byte <= 0x20 || byte >= 0x7F { throw .controlOrNonASCII }
+            if byte == UInt8(ascii: ";") { throw .pathParameter }
+            guard table[Int(byte)] & flagRawAllowed != 0 else { throw .forbiddenCharacter(byte) }
+            out.append(byte)
+            index += 1
+        }
+        try checkDotSegment(out, from: segmentStart)
+        return NormalizedTarget(path: String(decoding: out, as: UTF8.self), query: query)
+    }
+
+    @inline(__always)
+    private static func isDangerous(_ value: UInt8) -> Bool {
+        value < 0x20 || value == 0x7F || value == UInt8(ascii: "/") || value == UInt8(ascii: "\\")
+            || value == UInt8(ascii: ";") || value == UInt8(ascii: "?") || value == UInt8(ascii: "#")
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
+    }
+
+    private static func checkDotSegment(_ out: [UInt8], from start: Int) throws(PathError) {
+        let length = out.count - start
+        if length == 1, out[start] == UInt8(ascii: ".") { throw .dotSegment }
+        if length == 2, out[start] == UInt8(ascii: "."), out[start + 1] == UInt8(ascii: ".") { throw .dotSegment }
+    }
+
+    /// Fully percent-decodes one normalised segment (safe: separators were refused before), for comparing a
+    /// captured `{param}` with a claim.
+    public static func decodeSegment(_ segment: Substring) -> String {
+        guard segment.utf8.contains(UInt8(ascii: "%")) else { return String(segment) }
+        let bytes = Array(segment.utf8)
+        var out = [UInt8]()
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

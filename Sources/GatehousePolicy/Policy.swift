@@ -1,0 +1,226 @@
+/// Everything a request is judged by: the compiled routes, the default, the token rules and the identity headers.
+///
+/// ``decide(method:target:credential:keys:now:trace:)`` is the one decision function: the proxy, `explain` and
+/// `test` all call it. It is pure apart from the token cache, which can only save work, never change an answer.
+public struct Policy: Sendable {
+    /// The compiled routes.
+    public let routes: RouteTable
+    /// What unmatched requests get. Default `deny`.
+    public let defaultAccess: Access
+    /// The token rules.
+    public let verifier: TokenVerifier
+    /// The headers sent upstream for authenticated requests.
+    public let identityHeaders: [IdentityHeader]
+    /// Verified tokens, reused until their `exp`.
+    public let cache: TokenCache
+
+    /// Creates a policy.
+    public init(
+        routes: RouteTable, defaultAccess: Access = .deny, verifier: TokenVerifier,
+        identityHeaders: [IdentityHeader] = IdentityHeader.defaults, cache: TokenCache = TokenCache()
+    ) {
+        self.routes = routes
+        self.defaultAccess = defaultAccess
+        self.verifier = verifier
+        self.identityHeaders = identityHeaders
+        self.cache = cache
+    }
+
+    /// What the request presents.
+    public enum Credential: Sendable {
+        /// The values of every `Authorization` header of the request.
+        case authorization([Substring])
+        /// Claims taken as if a valid token of `issuer` carried them (`explain --claims`); nothing is verified.
+        case claims(JSONValue, issuer: String?)
+    }
+
+    /// Decides one request.
+    ///
+    /// - Parameters:
+    ///   - method: The request method, upper case.
+    ///   - target: The raw request-target.
+    ///   - credential: The `Authorization` headers (or claims for `explain`).
+    ///   - keys: The key snapshot in force.
+    ///   - now: Seconds since 1970.
+    ///   - trace: Receives every step when not `nil`.
+    public func decide(
+        method: String, target: String, credential: Credential, keys: KeySet, now: Double,
+        trace: DecisionTrace? = nil
+    ) -> Decision {
+        let normalized: NormalizedTarget
+        do {
+            normalized = try PathNormalizer.normalize(target)
+        } catch {
+            trace?.record("path", false, "refused: \(error.detail) [\(error.label)]")
+            return Decision(status: 400, reason: .pathUnsafe, detail: error.detail, route: nil, target: nil)
+        }
+        trace?.record("path", true, "normalised to \(normalized.path)")
+
+        let segments = normalized.segments
+        let match = routes.match(segments: segments, method: method)
+        let access: Access
+        if let match {
+            trace?.record("route", true, "matched '\(match.route.id)' (\(match.route.pattern))")
+            access = match.route.access
+        } else {
+            trace?.record("route", nil, "no route matched; the default applies")
+            access = defaultAccess
+        }
+        let route = match?.route
+
+        let requirement: Requirement
+        switch access {
+        case .public:
+            trace?.record("access", true, "public route: no authentication")
+            return Decision(status: 200, reason: .publicRoute, detail: "public route", route: route, target: normalized)
+        case .deny:
+            let reason: DecisionReason = route == nil ? .noRouteMatched : .routeDenied
+            let detail = route == nil ? "no route allows this request" : "this route denies every request"
+            trace?.record("access", false, detail)
+            return Decision(status: 403, reason: reason, detail: detail, route: route, target: normalized)
+        case .require(let required):
+            requirement = required
+        }
+
+        let token: VerifiedToken
+        let identity: [IdentityHeaderValue]
+        switch authenticate(credential, keys: keys, now: now, trace: trace) {
+        case .success(let verified):
+            (token, identity) = verified
+        case .failure(let error):
+            let status = 401
+            return Decision(status: status, reason: error.reason, detail: error.detail, route: route, target: normalized)
+        }
+
+        if let failure = check(requirement, token: token, parameters: match?.parameters ?? [:], trace: trace) {
+            return Decision(
+                status: 403, reason: failure.reason, detail: failure.detail, route: route, target: normalized,
+                subject: token.subject, requiredScopes: failure.reason == .missingScope ? requirement.scopes?.names ?? [] : [])
+        }
+        trace?.record("decision", true, "authorized")
+        return Decision(
+            status: 200, reason: .authorized, detail: "authorized", route: route, target: normalized,
+            identity: identity, subject: token.subject)
+    }
+
+    private func authenticate(
+        _ credential: Credential, keys: KeySet, now: Double, trace: DecisionTrace?
+    ) -> Result<(VerifiedToken, [IdentityHeaderValue]), TokenError> {
+        switch credential {
+        case .claims(let claims, let issuerName):
+            let issuer = issuerName.flatMap { verifier.issuers[$0] } ?? claims["iss"]?.stringValue.flatMap { verifier.issuers[$0] }
+                ?? verifier.issuers.values.first ?? IssuerPolicy(issuer: "", audiences: nil, algorithms: [])
+            let token = VerifiedToken(claims: claims, issuer: issuer, expiresAt: .infinity)
+            trace?.record("token", true, "claims given (nothing verified), read as issuer '\(issuer.issuer)'")
+            return Result { () throws(TokenError) in (token, try identityValues(token)) }
+        case .authorization(let headers):
+            let bearer: Substring
+            switch Self.bearerToken(headers) {
+            case .success(let value): bearer = value
+            case .failure(let error):
+                trace?.record("token", false, error.detail)
+                return .failure(error)
+            }
+            if let entry = cache.lookup(bearer, keyGeneration: keys.generation, now: now) {
+                trace?.record("token", true, "valid (from the verified-token cache); issuer '\(entry.token.issuer)', subject '\(entry.token.subject ?? "-")'")
+                return .success((entry.token, entry.identity))
+            }
+            do {
+                let token = try verifier.verify(bearer, keys: keys, now: now)
+                let identity = try identityValues(token)
+                cache.store(bearer, TokenCache.Entry(token: token, identity: identity, keyGeneration: keys.generation), now: now)
+                trace?.record("token", true, "valid; issuer '\(token.issuer)', subject '\(token.subject ?? "-")'")
+                return .success((token, identity))
+            } catch {
+                trace?.record("token", false, "\(error.detail) [\(error.reason.label)]")
+                return .failure(error)
+            }
+        }
+    }
+
+    private func identityValues(_ token: VerifiedToken) throws(TokenError) -> [IdentityHeaderValue] {
+        var values = [IdentityHeaderValue]()
+        values.reserveCapacity(identityHeaders.count)
+        for header in identityHeaders {
+            if let value = try header.value(for: token) {
+                values.append(IdentityHeaderValue(name: header.name, value: value))
+            }
+        }
+        return values
+    }
+
+    /// Extracts the bearer token: exactly one `Authorization` header, scheme `Bearer` in any casing, one space, one
+    /// token. Another scheme counts as no bearer credential at all.
+    static func bearerToken(_ headers: [Substring]) -> Result<Substring, TokenError> {
+        guard !headers.isEmpty else {
+            return .failure(TokenError(.tokenMissing, "no bearer token"))
+        }
+        guard headers.count == 1 else {
+            return .failure(TokenError(.credentialsMalformed, "more than one Authorization header"))
+        }
+        let value = headers[0]
+        guard let space = value.firstIndex(of: " ") else {
+            if value.lowercased() == "bearer" {
+                return .failure(TokenError(.credentialsMalformed, "the Bearer credential is empty"))
+            }
+            return .failure(TokenError(.tokenMissing, "no bearer token"))
+        }
+        guard value[..<space].lowercased() == "bearer" else {
+            return .failure(TokenError(.tokenMissing, "no bearer token (another authentication scheme was used)"))
+        }
+        let token = value[value.index(after: space)...]
+        guard !token.isEmpty, !token.contains(" "), !token.contains("\t") else {
+            return .failure(TokenError(.credentialsMalformed, "the Bearer credential must be one token"))
+        }
+        return .success(token)
+    }
+
+    private func check(
+        _ requirement: Requirement, token: VerifiedToken, parameters: [String: String], trace: DecisionTrace?
+    ) -> TokenError? {
+        if let roles = requirement.roles {
+            let held = token.roles.sorted().joined(separator: ", ")
+            guard roles.isSatisfied(by: token.roles) else {
+                trace?.record("roles", false, "requires \(roles.summary); token has [\(held)]")
+                return TokenError(.missingRole, "requires role \(roles.summary)")
+            }
+            trace?.record("roles", true, "requires \(roles.summary); token has [\(held)]")
+        }
+        if let scopes = requirement.scopes {
+            let held = token.scopes.sorted().joined(separator: ", ")
+            guard scopes.isSatisfied(by: token.scopes) else {
+                trace?.record("scopes", false, "requires \(scopes.summary); token has [\(held)]")
+                return TokenError(.missingScope, "requires scope \(scopes.summary)")
+            }
+            trace?.record("scopes", true, "requires \(scopes.summary); token has [\(held)]")
+        }
+        for (path, condition) in requirement.claims {
+            let actual = path.lookup(in: token.claims)
+            let allowed: [String]
+            switch condition {
+            case .oneOf(let values): allowed = values
+            case .pathParameter(let name): allowed = parameters[name].map { [$0] } ?? []
+            }
+            let candidates: [String]
+            switch actual {
+            case .array(let values)?: candidates = values.compactMap(\.scalarText)
+            case let value?: candidates = value.scalarText.map { [$0] } ?? []
+            case nil: candidates = []
+            }
+            let shown = actual?.jsonText ?? "absent"
+            guard candidates.contains(where: allowed.contains) else {
+                trace?.record("claim \(path)", false, "must be \(Self.describe(condition, allowed)); token has \(shown)")
+                return TokenError(.claimMismatch, "claim \(path) does not satisfy this route")
+            }
+            trace?.record("claim \(path)", true, "must be \(Self.describe(condition, allowed)); token has \(shown)")
+        }
+        return nil
+    }
+
+    private static func describe(_ condition: Requirement.ClaimCondition, _ allowed: [String]) -> String {
+        switch condition {
+        case .pathParameter(let name): return "{\(name)} = \(allowed.first.map { "'\($0)'" } ?? "absent")"
+        case .oneOf(let values): return values.count == 1 ? "'\(values[0])'" : "one of [\(values.joined(separator: ", "))]"
+        }
+    }
+}

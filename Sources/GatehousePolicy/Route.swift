@@ -1,0 +1,34 @@
+/// One entry of the route table.
+public struct Route: Sendable {
+    /// The id used in logs, metrics and error bodies (defaults to the path pattern).
+    public let id: String
+    /// The path pattern.
+    public let pattern: PathPattern
+    /// The methods this route applies to (upper case, `HEAD` folded into `GET`); `nil` for every method.
+    public let methods: Set<String>?
+    /// What the route requires.
+    public let access: Access
+    /// An upstream overriding the top-level one, as written.
+    public let upstream: String?
+    /// Where the route was written (`file:line:col`), for messages.
+    public let location: String
+
+    /// Creates a route.
+    public init(
+        id: String? = nil, pattern: PathPattern, methods: Set<String>? = nil, access: Access, upstream: String? = nil,
+        location: String = ""
+    ) {
+        self.id = id ?? pattern.description
+        self.pattern = pattern
+        self.methods = methods.map { Set($0.map { $0.uppercased() == "HEAD" ? "GET" : $0.uppercased() }) }
+        self.access = access
+        self.upstream = upstream
+        self.location = location
+    }
+
+    /// Whether this route applies to `method` (already folded).
+    @inline(__always)
+    func applies(to method: String) -> Bool {
+        methods?.contains(method) ?? true
+    }
+}

@@ -1,0 +1,28 @@
+/// The JWS algorithms Gatehouse accepts in an issuer's allow-list. `none` is not one of them, in any casing.
+public enum SignatureAlgorithm: String, Sendable, CaseIterable, Hashable {
+    case hs256 = "HS256", hs384 = "HS384", hs512 = "HS512"
+    case rs256 = "RS256", rs384 = "RS384", rs512 = "RS512"
+    case ps256 = "PS256", ps384 = "PS384", ps512 = "PS512"
+    case es256 = "ES256", es384 = "ES384"
+    case eddsa = "EdDSA"
+
+    /// The kind of key an algorithm needs: a token may only use an algorithm matching its key's kind.
+    public enum KeyKind: String, Sendable {
+        case hmac = "HMAC secret"
+        case rsa = "RSA"
+        case p256 = "EC P-256"
+        case p384 = "EC P-384"
+        case ed25519 = "Ed25519"
+    }
+
+    /// The key kind this algorithm verifies with.
+    public var keyKind: KeyKind {
+        switch self {
+        case .hs256, .hs384, .hs512: return .hmac
+        case .rs256, .rs384, .rs512, .ps256, .ps384, .ps512: return .rsa
+        case .es256: return .p256
+        case .es384: return .p384
+        case .eddsa: return .ed25519
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Synchronization
+
+/// A bounded cache of verified tokens, keyed by the token's bytes, so that a client reusing its token pays for the
+/// signature once.
+///
+/// An entry is used only while `now` is before the token's `exp` and the key set is the one it was verified under;
+/// only tokens that verified are stored, so the cache can never turn an invalid token valid.
+public final class TokenCache: Sendable {
+    struct Entry: Sendable {
+        let token: VerifiedToken
+        let identity: [IdentityHeaderValue]
+        let keyGeneration: UInt64
+    }
+
+    private struct State {
+        var entries: [Substring: Entry] = [:]
+        var hits: UInt64 = 0
+        var misses: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    /// The most entries kept. Default 10,000.
+    public let capacity: Int
+
+    /// Creates a cache holding at most `capacity` tokens (0 disables caching).
+    public init(capacity: Int = 10_000) {
+        self.capacity = capacity
+    }
+
+    func lookup(_ token: Substring, keyGeneration: UInt64, now: Double) -> Entry? {
+        guard capacity > 0 else { return nil }
+        return state.withLock { state in
+            guard let entry = state.entries[token] else {
+                state.misses += 1
+                return nil
+            }
+            guard entry.keyGeneration == keyGeneration, now < entry.token.expiresAt else {
+                state.entries[token] = nil
+                state.misses += 1
+                return nil
+            }
+            state.hits += 1
+            return entry
+        }
+    }
+
+    func store(_ token: Substring, _ entry: Entry, now: Double) {
+        guard capacity > 0, now < entry.token.expiresAt else { return }
+        // Own the bytes: the caller's substring may view a larger buffer.
+        let key = Substring(String(token))
+        state.withLock { state in
+            if state.entries.count >= capacity {
+                state.entries = state.entries.filter { now < $0.value.token.expiresAt }
+                if state.entries.count >= capacity {
+                    // Still full of live tokens: drop an arbitrary half rather than grow.
+                    var dropped = 0
+                    let target = capacity / 2
+                    for key in state.entries.keys {
+                        if dropped >= target { break }
+                        state.entries[key] = nil
+                        dropped += 1
+                    }
+                }
+            }
+            state.entries[key] = entry
+        }
+    }
+
+    /// Entries now held, hits and misses so far.
+    public var statistics: (count: Int, hits: UInt64, misses: UInt64) {
+        state.withLock { ($0.entries.count, $0.hits, $0.misses) }
+    }
+}
