@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
     ],
@@ -21,12 +22,22 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit")
             ]
         ),
-        // routes.yaml -> validated configuration, key files, policy tests, explain.
+        // Key material: PEM and JWKS files, environment secrets, fresh keys and token minting for tests.
+        .target(
+            name: "GatehouseKeys",
+            dependencies: [
+                "GatehousePolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // routes.yaml -> validated configuration, policy tests, explain.
         .target(
             name: "GatehouseConfig",
             dependencies: [
                 "GatehousePolicy",
-                .product(name: "JWTKit", package: "jwt-kit"),
+                "GatehouseKeys",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -34,18 +45,19 @@ let package = Package(
             name: "gatehouse",
             dependencies: [
                 "GatehouseConfig",
+                "GatehouseKeys",
                 "GatehousePolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "GatehouseBench",
-            dependencies: ["GatehouseConfig", "GatehousePolicy"],
+            dependencies: ["GatehouseConfig", "GatehouseKeys", "GatehousePolicy"],
             path: "Benchmarks/GatehouseBench"
         ),
         .testTarget(
             name: "GatehousePolicyTests",
-            dependencies: ["GatehousePolicy", "GatehouseConfig"]
+            dependencies: ["GatehousePolicy", "GatehouseKeys", "GatehouseConfig"]
         ),
     ]
 )

@@ -1,0 +1,350 @@
+import FoundationEssentials
+import GatehouseKeys
+import GatehousePolicy
+import Yams
+
+/// Turns the composed YAML tree into validated values, reporting through a ``NodeReader``.
+struct DocumentParser {
+    let reader: NodeReader
+    let directory: String
+    let environment: [String: String]
+
+    struct IssuerSpec {
+        enum KeySource {
+            case pemFile(String)
+            case jwksFile(String)
+            case secretEnv(String)
+        }
+        let policy: IssuerPolicy
+        let source: KeySource
+        let kid: String?
+        let node: Node
+        let sourceNode: Node
+        let algorithmsNode: Node
+    }
+
+    struct Parsed {
+        var listen = "127.0.0.1:8080"
+        var upstream: String? = nil
+        var admin: String? = nil
+        var issuers: [IssuerSpec] = []
+        var maxTokenBytes = 8192
+        var cacheSize = 10_000
+        var identityHeaders = IdentityHeader.defaults
+        var routes: RouteTable? = nil
+        var defaultAccess: Access? = .deny
+        var tests: [PolicyTestCase] = []
+    }
+
+    static let topLevelKeys: Set<String> = [
+        "version", "listen", "upstream", "admin", "tokens", "identity_headers", "routes", "default", "tests",
+    ]
+
+    mutating func parse(_ root: Node) -> Parsed {
+        var parsed = Parsed()
+        guard let top = reader.mapping(root, "the top level", allowed: Self.topLevelKeys) else { return parsed }
+        if let version = top["version"]?.value, reader.int(version, "version", range: 1...1) == nil {}
+        if let node = top["listen"]?.value, let value = reader.string(node, "listen") {
+            if Self.isHostPort(value) { parsed.listen = value } else {
+                reader.error(node, "listen must be host:port, e.g. 127.0.0.1:8080 or [::1]:8080")
+            }
+        }
+        if let node = top["admin"]?.value, let value = reader.string(node, "admin") {
+            if Self.isHostPort(value) { parsed.admin = value } else {
+                reader.error(node, "admin must be host:port, e.g. 127.0.0.1:9090")
+            }
+        }
+        if let node = top["upstream"]?.value {
+            parsed.upstream = upstreamURL(node, "upstream")
+        }
+        if let node = top["tokens"]?.value {
+            parseTokens(node, into: &parsed)
+        } else {
+            reader.error(root, "missing 'tokens': name at least one issuer under tokens.issuers")
+        }
+        if let node = top["identity_headers"]?.value {
+            parsed.identityHeaders = parseIdentityHeaders(node)
+        }
+        if let node = top["default"]?.value {
+            parsed.defaultAccess = parseDefault(node)
+        }
+        if let node = top["routes"]?.value {
+            parsed.routes = parseRoutes(node, issuers: parsed.issuers)
+        } else {
+            reader.error(root, "missing 'routes': list the paths Gatehouse protects")
+        }
+        if let node = top["tests"]?.value {
+            parsed.tests = parseTests(node, issuers: parsed.issuers)
+        }
+        return parsed
+    }
+
+    static func isHostPort(_ value: String) -> Bool {
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return false }
+        return colon != value.startIndex
+    }
+
+    func upstreamURL(_ node: Node, _ what: String) -> String? {
+        guard let value = reader.string(node, what) else { return nil }
+        for scheme in ["http://", "https://"] where value.lowercased().hasPrefix(scheme) {
+            let rest = value.dropFirst(scheme.count)
+            let authority = rest.prefix { $0 != "/" }
+            let path = rest.dropFirst(authority.count)
+            if !authority.isEmpty, !authority.contains("@"), path.isEmpty || path == "/" {
+                return value
+            }
+        }
+        reader.error(node, "\(what) must be an http:// or https:// URL with a host and optional port, e.g. http://127.0.0.1:3000")
+        return nil
+    }
+
+    // MARK: tokens
+
+    static let tokensKeys: Set<String> = ["issuers", "leeway", "max_lifetime", "max_token_bytes", "cache_size"]
+    static let issuerKeys: Set<String> = [
+        "issuer", "audience", "algorithms", "pem_file", "jwks_file", "secret_env", "jwks_url", "discovery", "kid",
+        "roles_claim", "scopes_claim", "leeway", "max_lifetime",
+    ]
+
+    mutating func parseTokens(_ node: Node, into parsed: inout Parsed) {
+        guard let tokens = reader.mapping(node, "tokens", allowed: Self.tokensKeys) else { return }
+        var leeway = 30.0
+        var maxLifetime: Double? = nil
+        if let node = tokens["leeway"]?.value, let value = reader.duration(node, "leeway") {
+            leeway = value
+            if value > 300 { reader.warning(node, "a leeway above 5m keeps expired tokens alive for long") }
+        }
+        if let node = tokens["max_lifetime"]?.value, let value = reader.duration(node, "max_lifetime") {
+            maxLifetime = value
+        }
+        if let node = tokens["max_token_bytes"]?.value, let value = reader.int(node, "max_token_bytes", range: 256...65536) {
+            parsed.maxTokenBytes = value
+        }
+        if let node = tokens["cache_size"]?.value, let value = reader.int(node, "cache_size", range: 0...10_000_000) {
+            parsed.cacheSize = value
+        }
+        guard let issuersNode = tokens["issuers"]?.value else {
+            reader.error(node, "missing 'issuers' under tokens")
+            return
+        }
+        guard let entries = reader.sequence(issuersNode, "tokens.issuers") else { return }
+        if entries.isEmpty { reader.error(issuersNode, "tokens.issuers must list at least one issuer") }
+        var seen = [String: Node]()
+        for entry in entries {
+            guard let spec = parseIssuer(entry, leeway: leeway, maxLifetime: maxLifetime) else { continue }
+            if let first = seen[spec.policy.issuer] {
+                reader.error(entry, "issuer '\(spec.policy.issuer)' is configured twice (first at \(reader.location(first)))")
+                continue
+            }
+            seen[spec.policy.issuer] = entry
+            parsed.issuers.append(spec)
+        }
+    }
+
+    func parseIssuer(_ node: Node, leeway defaultLeeway: Double, maxLifetime defaultMaxLifetime: Double?) -> IssuerSpec? {
+        guard let fields = reader.mapping(node, "an issuer", allowed: Self.issuerKeys) else { return nil }
+        let errorsBefore = reader.diagnostics.count
+        var name: String? = nil
+        if let field = fields["issuer"]?.value { name = reader.string(field, "issuer") } else {
+            reader.error(node, "missing 'issuer': the exact iss value of this issuer's tokens")
+        }
+        var audiences: [String]? = nil
+        if let field = fields["audience"]?.value {
+            if field.string == "any", case .scalar(let scalar) = field, scalar.style == .plain {
+                audiences = nil
+                reader.warning(field, "audience: any accepts this issuer's tokens minted for any service")
+            } else {
+                audiences = reader.stringList(field, "audience")
+            }
+        } else {
+            reader.error(node, "missing 'audience': name the aud this service accepts, or write 'audience: any' explicitly")
+        }
+        var algorithms = Set<SignatureAlgorithm>()
+        let algorithmsNode = fields["algorithms"]?.value ?? node
+        if let field = fields["algorithms"]?.value, let names = reader.stringList(field, "algorithms") {
+            for algorithmName in names {
+                if let algorithm = SignatureAlgorithm(rawValue: algorithmName) {
+                    algorithms.insert(algorithm)
+                } else if algorithmName.lowercased() == "none" {
+                    reader.error(field, "algorithm 'none' is never accepted")
+                } else {
+                    let known = SignatureAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")
+                    reader.error(field, "unknown algorithm '\(algorithmName)' (supported: \(known))")
+                }
+            }
+            let kinds = Set(algorithms.map(\.keyKind))
+            if kinds.contains(.hmac) && kinds.count > 1 {
+                reader.error(field, "do not mix HS* with public-key algorithms in one issuer: a public key must never double as an HMAC secret")
+            }
+        } else if fields["algorithms"] == nil {
+            reader.error(node, "missing 'algorithms': the allow-list, e.g. [RS256]")
+        }
+        var sources = [(String, Node)]()
+        for key in ["pem_file", "jwks_file", "secret_env", "jwks_url", "discovery"] {
+            if let entry = fields[key] { sources.append((key, entry.key)) }
+        }
+        var source: IssuerSpec.KeySource? = nil
+        var sourceNode = node
+        if sources.count != 1 {
+            reader.error(node, sources.isEmpty
+                ? "missing key source: give exactly one of pem_file, jwks_file or secret_env"
+                : "give exactly one key source, not \(sources.map(\.0).joined(separator: " and "))")
+        } else if let (key, keyNode) = sources.first, let value = fields[key]?.value {
+            sourceNode = value
+            switch key {
+            case "pem_file": source = reader.string(value, key).map { .pemFile(resolve($0)) }
+            case "jwks_file": source = reader.string(value, key).map { .jwksFile(resolve($0)) }
+            case "secret_env": source = reader.string(value, key).map { .secretEnv($0) }
+            default:
+                reader.error(keyNode, "\(key) is not supported yet: download the key set and use jwks_file, or use pem_file")
+            }
+        }
+        var kid: String? = nil
+        if let field = fields["kid"] {
+            kid = reader.string(field.value, "kid")
+            if fields["jwks_file"] != nil { reader.error(field.key, "kid goes with pem_file or secret_env; a JWKS names its own kids") }
+        }
+        var rolesClaim = ClaimPath(keys: ["roles"])
+        var scopesClaim = ClaimPath(keys: ["scope"])
+        if let field = fields["roles_claim"]?.value, let path = claimPath(field) { rolesClaim = path }
+        if let field = fields["scopes_claim"]?.value, let path = claimPath(field) { scopesClaim = path }
+        var leeway = defaultLeeway
+        if let field = fields["leeway"]?.value, let value = reader.duration(field, "leeway") { leeway = value }
+        var maxLifetime = defaultMaxLifetime
+        if let field = fields["max_lifetime"]?.value, let value = reader.duration(field, "max_lifetime") { maxLifetime = value }
+
+        guard reader.diagnostics[errorsBefore...].allSatisfy({ $0.severity == .warning }), let name, let source else {
+            return nil
+        }
+        return IssuerSpec(
+            policy: IssuerPolicy(
+                issuer: name, audiences: audiences, algorithms: algorithms, rolesClaim: rolesClaim,
+                scopesClaim: scopesClaim, leeway: leeway, maxLifetime: maxLifetime),
+            source: source, kid: kid, node: node, sourceNode: sourceNode, algorithmsNode: algorithmsNode)
+    }
+
+    func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : directory + "/" + path
+    }
+
+    func claimPath(_ node: Node) -> ClaimPath? {
+        guard let text = reader.string(node, "a claim path") else { return nil }
+        do {
+            return try ClaimPath(parsing: text)
+        } catch {
+            reader.error(node, error.description)
+            return nil
+        }
+    }
+
+    /// Reads the issuer's key material and checks that it fits the algorithms.
+    func loadKeys(_ spec: IssuerSpec) async -> (configuration: IssuerConfiguration, keys: [VerificationKey])? {
+        var keys = [IssuerConfiguration.Key]()
+        do {
+            switch spec.source {
+            case .pemFile(let path):
+                let material = try KeyFiles.readPEM(at: path)
+                keys.append(.init(kid: spec.kid, algorithm: nil, material: material))
+            case .secretEnv(let name):
+                let material = try KeyFiles.readSecret(env: name, environment: environment)
+                if case .hmac(_, let count) = material, count < 32 {
+                    reader.warning(spec.sourceNode, "the HMAC secret in \(name) is \(count) bytes; use at least 32 random bytes")
+                }
+                keys.append(.init(kid: spec.kid, algorithm: nil, material: material))
+            case .jwksFile(let path):
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw KeyError("cannot read JWKS file \(path)")
+                }
+                let (entries, skipped) = try KeyFiles.parseJWKS(Array(data))
+                for note in skipped { reader.warning(spec.sourceNode, "\(path): skipped \(note)") }
+                keys = entries.map { .init(kid: $0.kid, algorithm: $0.algorithm, material: $0.material) }
+            }
+        } catch {
+            reader.error(spec.sourceNode, "\(error)")
+            return nil
+        }
+        for key in keys where !spec.policy.algorithms.contains(where: { $0.keyKind == key.material.kind }) {
+            let allowed = spec.policy.algorithms.map(\.rawValue).sorted().joined(separator: ", ")
+            reader.error(spec.algorithmsNode, "the \(key.material.kind.rawValue) key\(key.kid.map { " '\($0)'" } ?? "") cannot verify any of the allowed algorithms [\(allowed)]")
+            return nil
+        }
+        if case .pemFile = spec.source {
+            for algorithm in spec.policy.algorithms where algorithm.keyKind != keys[0].material.kind {
+                reader.error(spec.algorithmsNode, "algorithm \(algorithm.rawValue) needs a \(algorithm.keyKind.rawValue) key, but the PEM file holds a \(keys[0].material.kind.rawValue) key")
+                return nil
+            }
+        }
+        if keys.isEmpty {
+            reader.error(spec.sourceNode, "no usable key for issuer '\(spec.policy.issuer)'")
+            return nil
+        }
+        let configuration = IssuerConfiguration(policy: spec.policy, keys: keys)
+        do {
+            return (configuration, try await configuration.verificationKeys())
+        } catch {
+            reader.error(spec.sourceNode, "\(error)")
+            return nil
+        }
+    }
+
+    // MARK: identity headers
+
+    static let reservedHeaders: Set<String> = [
+        "authorization", "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+        "trailer", "proxy-authorization", "proxy-authenticate", "cookie", "x-forwarded-for", "x-forwarded-proto",
+        "x-forwarded-host", "forwarded", "x-request-id",
+    ]
+
+    func parseIdentityHeaders(_ node: Node) -> [IdentityHeader] {
+        guard let entries = reader.pairs(node, "identity_headers") else { return IdentityHeader.defaults }
+        var result = [IdentityHeader]()
+        var seen = Set<String>()
+        for (keyNode, valueNode) in entries {
+            let name = keyNode.string ?? ""
+            guard Self.isToken(name) else {
+                reader.error(keyNode, "'\(name)' is not a valid header name")
+                continue
+            }
+            guard !Self.reservedHeaders.contains(name.lowercased()) else {
+                reader.error(keyNode, "'\(name)' cannot be an identity header")
+                continue
+            }
+            guard seen.insert(Self.canonicalIdentityName(name)).inserted else {
+                reader.error(keyNode, "'\(name)' is listed twice (header names ignore case, '-', '_' and '.')")
+                continue
+            }
+            guard let sourceText = reader.string(valueNode, "the source of \(name)") else { continue }
+            let source: IdentityHeader.Source
+            switch sourceText {
+            case "subject": source = .subject
+            case "roles": source = .roles
+            case "scopes": source = .scopes
+            case "issuer": source = .issuer
+            default:
+                guard let path = claimPath(valueNode) else { continue }
+                source = .claim(path)
+            }
+            result.append(IdentityHeader(name: name, source: source))
+        }
+        return result
+    }
+
+    /// Header names compare without case and with `-`, `_` and `.` folded, as many upstream stacks do.
+    static func canonicalIdentityName(_ name: String) -> String {
+        String(name.lowercased().map { $0 == "_" || $0 == "." ? "-" : $0 })
+    }
+
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            default:
+                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+}

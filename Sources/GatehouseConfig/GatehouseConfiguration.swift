@@ -1,0 +1,57 @@
+public import GatehouseKeys
+public import GatehousePolicy
+
+/// A loaded, validated `routes.yaml`: everything `serve`, `check`, `explain` and `test` need.
+public struct GatehouseConfiguration: Sendable {
+    /// The file it was read from, as named.
+    public let file: String
+    /// The proxy listener. Default `127.0.0.1:8080`.
+    public let listen: String
+    /// The default upstream (`http://host:port`); required by `serve`.
+    public let upstream: String?
+    /// The admin listener for health and metrics; `nil` when not configured.
+    public let admin: String?
+    /// The issuers, with the key material they were configured with.
+    public let issuers: [IssuerConfiguration]
+    /// The compiled policy.
+    public let policy: Policy
+    /// The keys loaded from the configured sources.
+    public let keys: KeySet
+    /// The policy tests written in the file.
+    public let tests: [PolicyTestCase]
+    /// Warnings about weak choices (an issuer without audience check, a short HMAC secret, a public hole in a
+    /// protected area).
+    public let warnings: [Diagnostic]
+}
+
+/// One issuer as configured: its policy and its key material.
+public struct IssuerConfiguration: Sendable {
+    /// One key, as configured.
+    public struct Key: Sendable {
+        /// `kid` it is published under.
+        public let kid: String?
+        /// The algorithm it is bound to (a JWKS entry's `alg`); `nil` for every allowed algorithm of its kind.
+        public let algorithm: SignatureAlgorithm?
+        /// The key.
+        public let material: KeyMaterial
+    }
+
+    /// How tokens are checked.
+    public let policy: IssuerPolicy
+    /// The keys.
+    public let keys: [Key]
+
+    /// Verification keys: one per key and allowed algorithm of its kind.
+    public func verificationKeys() async throws -> [VerificationKey] {
+        var result = [VerificationKey]()
+        for key in keys {
+            for algorithm in SignatureAlgorithm.allCases
+            where policy.algorithms.contains(algorithm) && algorithm.keyKind == key.material.kind
+                && (key.algorithm == nil || key.algorithm == algorithm)
+            {
+                result.append(try await key.material.verificationKey(kid: key.kid, algorithm: algorithm))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,51 @@
+public import GatehouseKeys
+public import GatehousePolicy
+
+/// Signing keys for minting tokens against a configuration: the configured private key or secret where the file
+/// has one, otherwise a freshly generated key of the same kind swapped in for that issuer. Policy tests check the
+/// policy, not the key material.
+public struct TestKeys: Sendable {
+    /// Verification keys matching the minters (use instead of the configuration's keys).
+    public let keySet: KeySet
+    /// One minter per issuer.
+    public let minters: [String: TokenMinter]
+    /// Minters whose signatures no issuer accepts, per issuer (for `bad_signature`).
+    public let strangers: [String: TokenMinter]
+
+    /// Prepares keys for every issuer of `configuration`.
+    public static func make(for configuration: GatehouseConfiguration) async throws -> TestKeys {
+        var keysByIssuer = [String: [VerificationKey]]()
+        var minters = [String: TokenMinter]()
+        var strangers = [String: TokenMinter]()
+        for issuer in configuration.issuers {
+            guard let first = issuer.keys.first else { continue }
+            let algorithm =
+                first.algorithm
+                ?? SignatureAlgorithm.allCases.first { issuer.policy.algorithms.contains($0) && $0.keyKind == first.material.kind }
+            guard let algorithm else { continue }
+            let material = first.material.canSign ? first.material : try KeyMaterial.generate(first.material.kind)
+            minters[issuer.policy.issuer] = try await TokenMinter(key: material, algorithm: algorithm, kid: first.kid)
+            strangers[issuer.policy.issuer] = try await TokenMinter(
+                key: try KeyMaterial.generate(first.material.kind), algorithm: algorithm, kid: first.kid)
+            let swapped = IssuerConfiguration(
+                policy: issuer.policy, keys: [IssuerConfiguration.Key(kid: first.kid, algorithm: algorithm, material: material)])
+            keysByIssuer[issuer.policy.issuer] = try await swapped.verificationKeys()
+        }
+        return TestKeys(keySet: KeySet(keysByIssuer: keysByIssuer, generation: .max), minters: minters, strangers: strangers)
+    }
+
+    /// Standard claims for `issuer` at `now`: `iss`, `aud`, `sub`, `iat`, `exp` (five minutes), overridden by `claims`.
+    public static func claims(
+        _ claims: [String: JSONValue], issuer: IssuerPolicy, now: Double, lifetime: Double = 300
+    ) -> JSONValue {
+        var members: [String: JSONValue] = [
+            "iss": .string(issuer.issuer),
+            "sub": .string("test-user"),
+            "iat": .number(now.rounded(.down)),
+            "exp": .number((now + lifetime).rounded(.down)),
+        ]
+        if let audience = issuer.audiences?.first { members["aud"] = .string(audience) }
+        members.merge(claims) { _, given in given }
+        return .object(members)
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import GatehouseConfig
+
+/// `gatehouse test`: run the policy tests written in routes.yaml.
+struct RunTests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run the tests: section of routes.yaml against the policy.",
+        discussion: """
+            Tokens are minted for each test with valid iss, aud, iat and exp. Where the file holds only public keys,
+            a fresh key of the same type is swapped in while the tests run. Exits 1 on any failure.
+            """
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let configuration: GatehouseConfiguration
+        do {
+            configuration = try await loadConfiguration(options.config)
+        } catch let error as ExitCodeError {
+            throw ExitCode(error.code)
+        }
+        guard !configuration.tests.isEmpty else {
+            printError("\(options.config): no tests: add a tests: section (see the README)")
+            throw ExitCode(1)
+        }
+        let runner = try await PolicyTestRunner(configuration: configuration)
+        let results = runner.run(now: currentTime())
+        for result in results { print(result.line) }
+        let failed = results.filter { !$0.passed }.count
+        print("\(results.count - failed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
