@@ -57,7 +57,11 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehousePolicyTests",
-            dependencies: ["GatehousePolicy", "GatehouseKeys", "GatehouseConfig"]
+            dependencies: ["GatehousePolicy", "GatehouseKeys"]
+        ),
+        .testTarget(
+            name: "GatehouseConfigTests",
+            dependencies: ["GatehouseConfig", "GatehousePolicy", "GatehouseKeys"]
         ),
     ]
 )

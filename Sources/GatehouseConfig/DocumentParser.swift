@@ -194,8 +194,14 @@ struct DocumentParser {
         } else if let (key, keyNode) = sources.first, let value = fields[key]?.value {
             sourceNode = value
             switch key {
-            case "pem_file": source = reader.string(value, key).map { .pemFile(resolve($0)) }
-            case "jwks_file": source = reader.string(value, key).map { .jwksFile(resolve($0)) }
+            case "pem_file", "jwks_file":
+                if let path = reader.string(value, key).map(resolve) {
+                    if FileManager.default.fileExists(atPath: path) {
+                        source = key == "pem_file" ? .pemFile(path) : .jwksFile(path)
+                    } else {
+                        reader.error(value, "\(key) \(path) does not exist")
+                    }
+                }
             case "secret_env": source = reader.string(value, key).map { .secretEnv($0) }
             default:
                 reader.error(keyNode, "\(key) is not supported yet: download the key set and use jwks_file, or use pem_file")
