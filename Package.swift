@@ -12,6 +12,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
         // Pure policy core: path normalisation, route table, token verification, the `decide` function.
@@ -41,13 +45,31 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The NIO data path: server channel, upstream pool, header policy, local answers, access log.
+        .target(
+            name: "GatehouseProxy",
+            dependencies: [
+                "GatehousePolicy",
+                "GatehouseConfig",
+                "GatehouseKeys",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "gatehouse",
             dependencies: [
                 "GatehouseConfig",
                 "GatehouseKeys",
                 "GatehousePolicy",
+                "GatehouseProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -58,6 +80,16 @@ let package = Package(
         .testTarget(
             name: "GatehousePolicyTests",
             dependencies: ["GatehousePolicy", "GatehouseKeys"]
+        ),
+        .testTarget(
+            name: "GatehouseProxyTests",
+            dependencies: [
+                "GatehouseProxy", "GatehouseConfig", "GatehousePolicy", "GatehouseKeys",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "GatehouseConfigTests",

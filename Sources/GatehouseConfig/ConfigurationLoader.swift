@@ -70,7 +70,7 @@ public struct ConfigurationLoader: Sendable {
             identityHeaders: parsed.identityHeaders, cache: TokenCache(capacity: parsed.cacheSize))
         return GatehouseConfiguration(
             file: file, listen: parsed.listen, upstream: parsed.upstream, admin: parsed.admin, issuers: issuers,
-            policy: policy, keys: KeySet(keysByIssuer: keysByIssuer), tests: parsed.tests,
+            policy: policy, keys: KeySet(keysByIssuer: keysByIssuer), server: parsed.server, tests: parsed.tests,
             warnings: Self.sorted(reader.diagnostics))
     }
 

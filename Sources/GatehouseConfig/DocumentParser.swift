@@ -34,10 +34,12 @@ struct DocumentParser {
         var routes: RouteTable? = nil
         var defaultAccess: Access? = .deny
         var tests: [PolicyTestCase] = []
+        var server = ServerSettings()
     }
 
     static let topLevelKeys: Set<String> = [
         "version", "listen", "upstream", "admin", "tokens", "identity_headers", "routes", "default", "tests",
+        "limits", "timeouts", "trusted_proxies", "forward_authorization",
     ]
 
     mutating func parse(_ root: Node) -> Parsed {
@@ -76,7 +78,47 @@ struct DocumentParser {
         if let node = top["tests"]?.value {
             parsed.tests = parseTests(node, issuers: parsed.issuers)
         }
+        parseServerSettings(top, into: &parsed.server)
         return parsed
+    }
+
+    func parseServerSettings(_ top: [String: (key: Node, value: Node)], into server: inout ServerSettings) {
+        if let node = top["limits"]?.value,
+            let limits = reader.mapping(node, "limits", allowed: ["max_head_bytes", "max_headers", "max_body_bytes"])
+        {
+            if let value = limits["max_head_bytes"]?.value, let number = reader.int(value, "max_head_bytes", range: 1024...1_048_576) {
+                server.limits.maxHeadBytes = number
+            }
+            if let value = limits["max_headers"]?.value, let number = reader.int(value, "max_headers", range: 8...10_000) {
+                server.limits.maxHeaders = number
+            }
+            if let value = limits["max_body_bytes"]?.value, let number = reader.int(value, "max_body_bytes", range: 0...Int.max) {
+                server.limits.maxBodyBytes = number
+            }
+        }
+        if let node = top["timeouts"]?.value,
+            let timeouts = reader.mapping(node, "timeouts", allowed: ["connect", "upstream", "head", "idle", "shutdown_grace"])
+        {
+            func read(_ key: String, _ apply: (Double) -> Void) {
+                guard let value = timeouts[key]?.value, let seconds = reader.duration(value, "timeouts.\(key)") else { return }
+                if seconds <= 0 { reader.error(value, "timeouts.\(key) must be more than zero") } else { apply(seconds) }
+            }
+            read("connect") { server.timeouts.connect = $0 }
+            read("upstream") { server.timeouts.upstream = $0 }
+            read("head") { server.timeouts.head = $0 }
+            read("idle") { server.timeouts.idle = $0 }
+            read("shutdown_grace") { server.timeouts.shutdownGrace = $0 }
+        }
+        if let node = top["trusted_proxies"]?.value, let entries = reader.stringList(node, "trusted_proxies") {
+            for entry in entries {
+                if let cidr = CIDR(entry) { server.trustedProxies.append(cidr) } else {
+                    reader.error(node, "'\(entry)' is not an IP address or CIDR such as 10.0.0.0/8")
+                }
+            }
+        }
+        if let node = top["forward_authorization"]?.value, let value = reader.bool(node, "forward_authorization") {
+            server.forwardAuthorization = value
+        }
     }
 
     static func isHostPort(_ value: String) -> Bool {

@@ -17,6 +17,8 @@ public struct GatehouseConfiguration: Sendable {
     public let policy: Policy
     /// The keys loaded from the configured sources.
     public let keys: KeySet
+    /// Limits, timeouts and forwarding rules of the proxy listener.
+    public let server: ServerSettings
     /// The policy tests written in the file.
     public let tests: [PolicyTestCase]
     /// Warnings about weak choices (an issuer without audience check, a short HMAC secret, a public hole in a

@@ -7,7 +7,7 @@ struct Gatehouse: AsyncParsableCommand {
         commandName: "gatehouse",
         abstract: "An authenticating, authorizing reverse proxy driven by routes.yaml.",
         version: "0.1.0",
-        subcommands: [Check.self, Explain.self, RunTests.self, MintToken.self]
+        subcommands: [Demo.self, Serve.self, Check.self, Explain.self, RunTests.self, MintToken.self]
     )
 }
 

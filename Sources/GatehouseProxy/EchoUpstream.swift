@@ -1,0 +1,130 @@
+public import GatehousePolicy
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOHTTP1
+import NIOPosix
+
+/// A small upstream that answers every request with a JSON description of what it received: method, target,
+/// headers (identity headers included) and body size. It backs `gatehouse demo` and `gatehouse test --live`, and
+/// records every request so that tests can assert what reached it.
+public final class EchoUpstream: Sendable {
+    /// One request as the upstream saw it.
+    public struct Received: Sendable {
+        /// The method.
+        public let method: String
+        /// The request-target as sent by Gatehouse.
+        public let target: String
+        /// Every header, in order.
+        public let headers: [(name: String, value: String)]
+        /// The body size.
+        public let bodyBytes: Int
+
+        /// The values of header `name` (case-insensitive).
+        public func values(_ name: String) -> [String] {
+            headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        }
+
+        /// The request as JSON.
+        public var json: JSONValue {
+            .object([
+                "method": .string(method),
+                "target": .string(target),
+                "headers": .object(
+                    Dictionary(grouping: headers, by: { $0.name.lowercased() }).mapValues { values in
+                        values.count == 1 ? .string(values[0].value) : .array(values.map { .string($0.value) })
+                    }),
+                "body_bytes": .number(Double(bodyBytes)),
+            ])
+        }
+    }
+
+    private let group: any EventLoopGroup
+    private let log = NIOLockedValueBox<[Received]>([])
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    /// Creates an upstream on `group`; nothing listens until ``start(host:port:)``.
+    public init(group: any EventLoopGroup) {
+        self.group = group
+    }
+
+    /// Every request received so far.
+    public var received: [Received] {
+        log.withLockedValue { $0 }
+    }
+
+    /// Forgets the requests received so far.
+    public func clear() {
+        log.withLockedValue { $0.removeAll() }
+    }
+
+    /// Starts listening; returns the bound address.
+    @discardableResult
+    public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> SocketAddress {
+        let log = self.log
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(log: log))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        channel.withLockedValue { $0 = server }
+        guard let address = server.localAddress else { throw ChannelError.unknownLocalAddress }
+        return address
+    }
+
+    /// Stops listening.
+    public func stop() async {
+        let server = channel.withLockedValue { value in
+            defer { value = nil }
+            return value
+        }
+        try? await server?.close()
+    }
+}
+
+private final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let log: NIOLockedValueBox<[EchoUpstream.Received]>
+    private var head: HTTPRequestHead?
+    private var bodyBytes = 0
+
+    init(log: NIOLockedValueBox<[EchoUpstream.Received]>) {
+        self.log = log
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            bodyBytes = 0
+        case .body(let buffer):
+            bodyBytes += buffer.readableBytes
+        case .end:
+            guard let head else { return }
+            let received = EchoUpstream.Received(
+                method: head.method.rawValue, target: head.uri, headers: head.headers.map { ($0.name, $0.value) },
+                bodyBytes: bodyBytes)
+            log.withLockedValue { $0.append(received) }
+            let body = received.json.jsonText + "\n"
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.utf8.count))
+            if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+            if head.method != .HEAD {
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            }
+            let keepAlive = head.isKeepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+            self.head = nil
+        }
+    }
+}

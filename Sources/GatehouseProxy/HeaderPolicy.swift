@@ -1,0 +1,295 @@
+import GatehouseConfig
+import GatehousePolicy
+import NIOHTTP1
+
+/// Client header hygiene and upstream header construction: one strict reading of the client's head, then a head
+/// for the upstream that Gatehouse writes itself.
+///
+/// Order (see SECURITY.md): validate framing and syntax → refuse a `Connection` that nominates a protected header →
+/// drop hop-by-hop and nominated headers → drop every client copy of an identity header (any case, `_`/`.`
+/// spellings) → drop path/method override headers → set forwarding metadata → inject the identity headers.
+enum HeaderPolicy {
+    /// How the client frames its body.
+    enum BodyFraming: Equatable {
+        case none
+        case length(Int)
+        case chunked
+
+        var hasBody: Bool {
+            switch self {
+            case .none, .length(0): return false
+            default: return true
+            }
+        }
+    }
+
+    /// A request refused before any decision: answered with `status` and closed.
+    struct Refusal: Error, Equatable {
+        let status: Int
+        let detail: String
+    }
+
+    /// Hop-by-hop headers (RFC 9110 §7.6.1 and common practice): never forwarded in either direction.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-authorization", "proxy-authenticate", "expect",
+    ]
+
+    /// Headers a client may use to make some server see a different path or method than the one judged.
+    static let overrideHeaders: Set<String> = [
+        "x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-forwarded-path", "x-forwarded-prefix",
+        "x-envoy-original-path", "x-http-method-override", "x-http-method", "x-method-override", "x-original-method",
+    ]
+
+    /// Forwarding metadata, replaced by Gatehouse unless the peer is a trusted proxy.
+    static let forwardingHeaders: Set<String> = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"]
+
+    /// Headers a `Connection` header may never nominate.
+    static let protectedHeaders: Set<String> = ["authorization", "host", "content-length", "transfer-encoding"]
+
+    /// Folds a header name the way identity headers are compared: lower case, `_` and `.` read as `-`.
+    static func fold(_ name: String) -> String {
+        var result = ""
+        result.reserveCapacity(name.utf8.count)
+        for scalar in name.unicodeScalars {
+            switch scalar {
+            case "_", ".": result.unicodeScalars.append("-")
+            case "A"..."Z": result.unicodeScalars.append(Unicode.Scalar(scalar.value + 32)!)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// Whether a folded header name is an identity header: one of the configured names, or under the `x-auth-`
+    /// prefix Gatehouse reserves.
+    static func isIdentityHeader(_ folded: String, identityNames: Set<String>) -> Bool {
+        identityNames.contains(folded) || folded.hasPrefix("x-auth-")
+    }
+
+    /// Checks the head's syntax and framing; returns the body framing.
+    static func validate(_ head: HTTPRequestHead, limits: ServerSettings.Limits) throws(Refusal) -> BodyFraming {
+        guard head.version.major == 1 else { throw Refusal(status: 505, detail: "only HTTP/1.x is served here") }
+        if head.headers.count > limits.maxHeaders {
+            throw Refusal(status: 431, detail: "too many header fields")
+        }
+        var contentLength: Int? = nil
+        var lengthCount = 0
+        var transferEncodings = 0
+        var chunked = false
+        var hostCount = 0
+        for (name, value) in head.headers {
+            for byte in value.utf8 where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+                throw Refusal(status: 400, detail: "control character in header \(name.prefix(40))")
+            }
+            for byte in name.utf8 where !isTokenByte(byte) {
+                throw Refusal(status: 400, detail: "invalid header name")
+            }
+            switch name.lowercased() {
+            case "content-length":
+                lengthCount += 1
+                guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), value.utf8.count <= 18,
+                    let length = Int(value)
+                else {
+                    throw Refusal(status: 400, detail: "invalid Content-Length")
+                }
+                contentLength = length
+            case "transfer-encoding":
+                transferEncodings += 1
+                chunked = value.lowercased() == "chunked"
+                if !chunked { throw Refusal(status: 400, detail: "only Transfer-Encoding: chunked is accepted") }
+            case "host":
+                hostCount += 1
+            default:
+                break
+            }
+        }
+        if lengthCount > 1 { throw Refusal(status: 400, detail: "more than one Content-Length") }
+        if transferEncodings > 1 { throw Refusal(status: 400, detail: "more than one Transfer-Encoding") }
+        if lengthCount > 0 && transferEncodings > 0 {
+            throw Refusal(status: 400, detail: "both Content-Length and Transfer-Encoding")
+        }
+        if hostCount > 1 { throw Refusal(status: 400, detail: "more than one Host header") }
+        if hostCount == 0 && head.version.minor >= 1 { throw Refusal(status: 400, detail: "missing Host header") }
+        if chunked && head.version.minor == 0 {
+            throw Refusal(status: 400, detail: "chunked transfer coding is not allowed in HTTP/1.0")
+        }
+        if let contentLength {
+            if let max = limits.maxBodyBytes, contentLength > max {
+                throw Refusal(status: 413, detail: "the request body is larger than \(max) bytes")
+            }
+            return .length(contentLength)
+        }
+        return chunked ? .chunked : .none
+    }
+
+    /// The origin-form target: the target itself, or the path and query of an absolute-form target for this host.
+    static func originTarget(_ head: HTTPRequestHead) throws(Refusal) -> String {
+        let uri = head.uri
+        if uri.hasPrefix("/") { return uri }
+        let lower = uri.lowercased()
+        for scheme in ["http://", "https://"] where lower.hasPrefix(scheme) {
+            let rest = uri.dropFirst(scheme.count)
+            let authority = rest.prefix { $0 != "/" && $0 != "?" }
+            let host = head.headers.first(name: "host") ?? ""
+            guard !authority.isEmpty, authority.lowercased() == host.lowercased() else {
+                throw Refusal(status: 400, detail: "absolute-form target for another host")
+            }
+            let target = rest.dropFirst(authority.count)
+            return target.isEmpty ? "/" : (target.hasPrefix("?") ? "/" + target : String(target))
+        }
+        throw Refusal(status: 400, detail: "the request-target must be a path")
+    }
+
+    /// The client's `Connection` tokens, refusing ones that would strip a header Gatehouse relies on.
+    static func connectionTokens(_ head: HTTPRequestHead, identityNames: Set<String>) throws(Refusal) -> Set<String> {
+        var tokens = Set<String>()
+        for value in head.headers["connection"] {
+            for token in value.split(separator: ",") {
+                let name = token.trimmingSpaces().lowercased()
+                if name.isEmpty { continue }
+                if protectedHeaders.contains(name) || isIdentityHeader(fold(name), identityNames: identityNames)
+                    || forwardingHeaders.contains(name) || name == "x-request-id"
+                {
+                    throw Refusal(status: 400, detail: "Connection may not nominate \(name.prefix(40))")
+                }
+                tokens.insert(name)
+            }
+        }
+        return tokens
+    }
+
+    /// Builds the upstream request headers from the client's.
+    static func upstreamHeaders(
+        from head: HTTPRequestHead,
+        framing: BodyFraming,
+        nominated: Set<String>,
+        identity: [IdentityHeaderValue],
+        identityNames: Set<String>,
+        forwarding: Forwarding,
+        requestID: String,
+        forwardAuthorization: Bool,
+        upgrade: String?
+    ) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count + identity.count + 4)
+        let trusted = forwarding.peerIsTrusted
+        var priorForwardedFor: [String] = []
+        var priorForwarded: [String] = []
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || nominated.contains(lower) || overrideHeaders.contains(lower)
+                || lower == "content-length" || lower == "x-request-id"
+            {
+                continue
+            }
+            if lower == "authorization" && !forwardAuthorization { continue }
+            if isIdentityHeader(fold(lower), identityNames: identityNames) { continue }
+            if forwardingHeaders.contains(lower) {
+                if trusted && lower == "x-forwarded-for" { priorForwardedFor.append(value) }
+                if trusted && lower == "forwarded" { priorForwarded.append(value) }
+                if !trusted || lower == "x-forwarded-for" || lower == "forwarded" { continue }
+                // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
+            }
+            headers.add(name: name, value: value)
+        }
+        switch framing {
+        case .length(let length): headers.add(name: "Content-Length", value: String(length))
+        case .chunked: headers.add(name: "Transfer-Encoding", value: "chunked")
+        case .none: break
+        }
+        if let upgrade {
+            headers.add(name: "Connection", value: "Upgrade")
+            headers.add(name: "Upgrade", value: upgrade)
+        }
+        let client = forwarding.clientAddress ?? "unknown"
+        headers.add(name: "X-Forwarded-For", value: (priorForwardedFor + [client]).joined(separator: ", "))
+        if !trusted || !headers.contains(name: "x-forwarded-proto") {
+            headers.replaceOrAdd(name: "X-Forwarded-Proto", value: forwarding.proto)
+        }
+        if !trusted || !headers.contains(name: "x-forwarded-host"), let host = forwarding.host {
+            headers.replaceOrAdd(name: "X-Forwarded-Host", value: host)
+        }
+        let forNode = client.contains(":") ? "\"[\(client)]\"" : client
+        var forwardedElement = "for=\(forNode);proto=\(forwarding.proto)"
+        if let host = forwarding.host, host.utf8.allSatisfy(isTokenByteOrColon) { forwardedElement += ";host=\(host)" }
+        headers.add(name: "Forwarded", value: (priorForwarded + [forwardedElement]).joined(separator: ", "))
+        headers.add(name: "X-Request-Id", value: requestID)
+        for value in identity {
+            headers.add(name: value.name, value: value.value)
+        }
+        return headers
+    }
+
+    /// What Gatehouse knows about the client connection.
+    struct Forwarding {
+        /// The peer's IP address in text form.
+        var clientAddress: String?
+        /// Whether the peer is a trusted proxy.
+        var peerIsTrusted: Bool
+        /// `http` or `https`.
+        var proto: String
+        /// The client's Host header.
+        var host: String?
+    }
+
+    /// Removes hop-by-hop headers (and those the upstream's `Connection` nominates) from a response.
+    static func sanitizeResponse(_ headers: HTTPHeaders, requestID: String, keepUpgrade: Bool) -> HTTPHeaders {
+        var nominated = Set<String>()
+        for value in headers["connection"] {
+            for token in value.split(separator: ",") { nominated.insert(token.trimmingSpaces().lowercased()) }
+        }
+        var result = HTTPHeaders()
+        result.reserveCapacity(headers.count + 1)
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if keepUpgrade && (lower == "upgrade" || lower == "connection") {
+                result.add(name: name, value: value)
+                continue
+            }
+            if hopByHop.contains(lower) && lower != "transfer-encoding" && lower != "proxy-authenticate" { continue }
+            if nominated.contains(lower) || lower == "x-request-id" { continue }
+            result.add(name: name, value: value)
+        }
+        result.add(name: "X-Request-Id", value: requestID)
+        return result
+    }
+
+    /// A client-supplied request id is kept when it is 1–128 characters of `A-Z a-z 0-9 - _ . : /`.
+    static func isSaneRequestID(_ value: String) -> Bool {
+        guard !value.isEmpty, value.utf8.count <= 128 else { return false }
+        return value.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: ":"), UInt8(ascii: "/"):
+                return true
+            default:
+                return false
+            }
+        }
+    }
+
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    static func isTokenByteOrColon(_ byte: UInt8) -> Bool {
+        isTokenByte(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs.
+    func trimmingSpaces() -> Substring {
+        var slice = Substring(self)
+        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
+        return slice
+    }
+}

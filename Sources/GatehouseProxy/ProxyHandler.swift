@@ -1,0 +1,594 @@
+import FoundationEssentials
+import GatehouseConfig
+import GatehousePolicy
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The server side of one client connection: judges each request with the policy, answers locally or relays it
+/// to an upstream connection on the same event loop, streaming both ways with backpressure.
+///
+/// Protocol decisions live in ``RelayStateMachine``; this handler carries out its actions.
+final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// What one exchange needs to remember, for relaying and for the access log.
+    private struct Exchange {
+        var requestID: String
+        var method: HTTPMethod
+        var version: HTTPVersion
+        var path: String
+        var routeID: String
+        var reason: String
+        var subject: String?
+        var clientKeepAlive: Bool
+        var framing: HeaderPolicy.BodyFraming
+        var bodyBytes = 0
+        var bytesOut = 0
+        var start: NIODeadline
+        var upstreamStart: NIODeadline? = nil
+        var upstreamStatus: Int? = nil
+        var upstream: UpstreamAddress? = nil
+        var upstreamHead: HTTPRequestHead? = nil
+        var responseStatus = 0
+        var upstreamKeepAlive = true
+        var upgrade: String? = nil
+        var retried = false
+    }
+
+    private let store: ConfigurationStore
+    private let pool: UpstreamPool
+    private let logger: Logger
+    private let environment: ProxyEnvironment
+    private var machine = RelayStateMachine()
+    private var context: ChannelHandlerContext?
+    private var exchange: Exchange?
+    private var snapshot: ConfigurationStore.Snapshot?
+    private var buffered = CircularBuffer<HTTPClientRequestPart>()
+    private var upstream: UpstreamConnection?
+    private var pendingRead = false
+    private var upstreamNeedsFlush = false
+    private var clientNeedsFlush = false
+    private var timer: Scheduled<Void>?
+    private var lastUpstreamActivity = NIODeadline.now()
+    private var peerAddress: String?
+    private var peerBytes: [UInt8]?
+
+    init(store: ConfigurationStore, pool: UpstreamPool, environment: ProxyEnvironment, logger: Logger) {
+        self.store = store
+        self.pool = pool
+        self.environment = environment
+        self.logger = logger
+    }
+
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard peerAddress == nil else { return }
+        let remote = context.channel.remoteAddress
+        peerAddress = remote?.ipAddress ?? "unknown"
+        if let address = remote?.ipAddress { peerBytes = CIDR.addressBytes(address) }
+        armTimer(after: store.snapshot.configuration.server.timeouts.head, idle: false)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        let action = machine.clientClosed()
+        if action == .abort, let upstream {
+            upstream.handler.owner = nil
+            upstream.channel.close(promise: nil)
+            self.upstream = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            receiveHead(head, context: context)
+        case .body(let buffer):
+            receiveBody(buffer, context: context)
+        case .end:
+            receiveEnd(context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if upstreamNeedsFlush, let upstream {
+            upstreamNeedsFlush = false
+            upstream.channel.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.handler.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        switch machine.state {
+        case .connecting:
+            pendingRead = true
+        case .relaying where !(upstream?.channel.isWritable ?? true):
+            pendingRead = true
+        default:
+            context.read()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError {
+            let answer: LocalAnswer
+            if parserError == .headerOverflow {
+                answer = LocalAnswer(status: 431, reason: "head_too_large", detail: "the request head is too large")
+            } else {
+                answer = LocalAnswer(status: 400, reason: "request_invalid", detail: "malformed HTTP request")
+            }
+            switch machine.state {
+            case .idle, .discarding:
+                if exchange == nil { beginExchange(version: .http1_1, method: .GET, path: "-") }
+                writeLocal(answer, close: true)
+            default:
+                abortBoth()
+            }
+            return
+        }
+        abortBoth()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: request side
+
+    private func beginExchange(version: HTTPVersion, method: HTTPMethod, path: String, requestID: String? = nil) {
+        exchange = Exchange(
+            requestID: requestID ?? Self.newRequestID(), method: method, version: version, path: path, routeID: "-",
+            reason: "-", subject: nil, clientKeepAlive: false, framing: .none, start: .now())
+    }
+
+    private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        timer?.cancel()
+        let snapshot = store.snapshot
+        self.snapshot = snapshot
+        let settings = snapshot.configuration.server
+        let offered = head.headers.first(name: "x-request-id")
+        let requestID = offered.flatMap { HeaderPolicy.isSaneRequestID($0) ? $0 : nil }
+        beginExchange(version: head.version, method: head.method, path: "-", requestID: requestID)
+        exchange!.clientKeepAlive = head.isKeepAlive
+
+        let framing: HeaderPolicy.BodyFraming
+        let target: String
+        let nominated: Set<String>
+        do {
+            framing = try HeaderPolicy.validate(head, limits: settings.limits)
+            target = try HeaderPolicy.originTarget(head)
+            nominated = try HeaderPolicy.connectionTokens(head, identityNames: snapshot.identityNames)
+        } catch {
+            _ = machine.requestHead(allowed: false, hasBody: true)
+            writeLocal(.refused(error), close: true)
+            return
+        }
+        exchange!.framing = framing
+
+        let authorization = head.headers["authorization"].map { Substring($0) }
+        let decision = snapshot.configuration.policy.decide(
+            method: head.method.rawValue, target: target, credential: .authorization(authorization),
+            keys: snapshot.keys, now: environment.now())
+        exchange!.path = decision.target?.path ?? "-"
+        exchange!.routeID = decision.routeID
+        exchange!.reason = decision.reason.label
+        exchange!.subject = decision.subject
+
+        let expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
+        let upgrade = head.headers.first(name: "upgrade")
+        let wantsUpgrade = upgrade != nil && nominated.contains("upgrade")
+        switch machine.requestHead(allowed: decision.isAllowed, hasBody: framing.hasBody || expectsContinue) {
+        case .answerLocally(let close):
+            writeLocal(LocalAnswer(decision: decision), close: close || !head.isKeepAlive)
+            return
+        case .connect:
+            break
+        default:
+            abortBoth()
+            return
+        }
+
+        guard let address = snapshot.upstream(for: decision.route), let normalized = decision.target else {
+            _ = machine.upstreamFailed(timedOut: false)
+            writeLocal(.noUpstream, close: true)
+            return
+        }
+        var forwarding = HeaderPolicy.Forwarding(
+            clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: environment.scheme,
+            host: head.headers.first(name: "host"))
+        if forwarding.host == nil { forwarding.host = nil }
+        var headers = HeaderPolicy.upstreamHeaders(
+            from: head, framing: framing, nominated: nominated, identity: decision.identity,
+            identityNames: snapshot.identityNames, forwarding: forwarding, requestID: exchange!.requestID,
+            forwardAuthorization: settings.forwardAuthorization, upgrade: wantsUpgrade ? upgrade : nil)
+        if !headers.contains(name: "host") { headers.add(name: "Host", value: address.authority) }
+        if framing == .none && head.method.hasRequestBodyRequired {
+            headers.add(name: "Content-Length", value: "0")
+        }
+        let upstreamHead = HTTPRequestHead(
+            version: .http1_1, method: head.method, uri: normalized.forwardTarget, headers: headers)
+        exchange!.upstream = address
+        exchange!.upstreamHead = upstreamHead
+        exchange!.upgrade = wantsUpgrade ? upgrade : nil
+        buffered.append(.head(upstreamHead))
+        if expectsContinue {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
+        acquireUpstream(address, fresh: false)
+    }
+
+    private func isTrustedPeer(_ settings: ServerSettings) -> Bool {
+        guard let peerBytes, !settings.trustedProxies.isEmpty else { return false }
+        return settings.trustedProxies.contains { $0.contains(peerBytes) }
+    }
+
+    private func receiveBody(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        if var current = exchange {
+            current.bodyBytes += buffer.readableBytes
+            exchange = current
+            if let max = snapshot?.configuration.server.limits.maxBodyBytes, current.bodyBytes > max {
+                carryOut(machine.bodyTooLarge())
+                return
+            }
+        }
+        switch machine.requestBody() {
+        case .buffer:
+            buffered.append(.body(.byteBuffer(buffer)))
+        case .forward:
+            upstream?.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            upstreamNeedsFlush = true
+        default:
+            break
+        }
+    }
+
+    private func receiveEnd(context: ChannelHandlerContext) {
+        let wasDiscarding = machine.state == .discarding
+        switch machine.requestEnd() {
+        case .buffer:
+            buffered.append(.end(nil))
+        case .forward:
+            upstream?.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+            upstreamNeedsFlush = true
+        default:
+            if wasDiscarding { context.close(promise: nil) }
+        }
+    }
+
+    // MARK: upstream side
+
+    private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool) {
+        armTimer(after: snapshot?.configuration.server.timeouts.upstream ?? 30, idle: false)
+        pool.acquire(address, fresh: fresh) { [self] result in
+            switch result {
+            case .success(let connection):
+                guard case .connecting = machine.state, context != nil else {
+                    pool.release(connection)
+                    return
+                }
+                connection.handler.owner = self
+                upstream = connection
+                exchange?.upstreamStart = .now()
+                lastUpstreamActivity = .now()
+                carryOut(machine.upstreamReady())
+            case .failure:
+                guard case .connecting = machine.state else { return }
+                carryOut(machine.upstreamFailed(timedOut: false))
+            }
+        }
+    }
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        lastUpstreamActivity = .now()
+        guard let context else { return }
+        switch part {
+        case .head(let head):
+            if head.status.code < 200 && head.status != .switchingProtocols { return }
+            exchange?.upstreamStatus = Int(head.status.code)
+            exchange?.upstreamKeepAlive = head.isKeepAlive
+            let switching = head.status == .switchingProtocols && exchange?.upgrade != nil
+            let action = machine.responseHead(switchingProtocols: switching)
+            guard action == .forwardResponse || action == .splice else { return }
+            var response = head
+            response.version = exchange?.version ?? .http1_1
+            response.headers = HeaderPolicy.sanitizeResponse(
+                head.headers, requestID: exchange?.requestID ?? "-", keepUpgrade: switching)
+            let keepAlive = exchange?.clientKeepAlive ?? false
+            if !keepAlive && !switching { response.headers.replaceOrAdd(name: "Connection", value: "close") }
+            exchange?.responseStatus = Int(head.status.code)
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            clientNeedsFlush = true
+            if action == .splice { splice() }
+        case .body(let buffer):
+            guard machine.responseBody() == .forwardResponse else { return }
+            exchange?.bytesOut += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            clientNeedsFlush = true
+        case .end:
+            carryOut(
+                machine.responseEnd(
+                    upstreamKeepAlive: exchange?.upstreamKeepAlive ?? false,
+                    clientKeepAlive: exchange?.clientKeepAlive ?? false))
+        }
+    }
+
+    func upstreamReadComplete() {
+        if clientNeedsFlush {
+            clientNeedsFlush = false
+            context?.flush()
+        }
+    }
+
+    func upstreamWritabilityChanged(_ isWritable: Bool) {
+        if isWritable, pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func upstreamClosed() {
+        guard upstream != nil else { return }
+        if retryStaleConnection() { return }
+        upstream = nil
+        carryOut(machine.upstreamFailed(timedOut: false))
+    }
+
+    func upstreamError(_ error: any Error) {
+        guard let connection = upstream else { return }
+        upstream = nil
+        connection.channel.close(promise: nil)
+        logger.debug("upstream error", metadata: [LogKeys.error: "\(error)"])
+        carryOut(machine.upstreamFailed(timedOut: false))
+    }
+
+    /// A pooled connection the upstream closed just as it was reused: retry once on a fresh connection when
+    /// nothing of the response arrived and the request had no body to replay.
+    private func retryStaleConnection() -> Bool {
+        guard let connection = upstream, connection.reused, var current = exchange, !current.retried,
+            current.upstreamStatus == nil, !current.framing.hasBody, let head = current.upstreamHead,
+            let address = current.upstream, case .relaying(true, false) = machine.state
+        else { return false }
+        current.retried = true
+        exchange = current
+        upstream = nil
+        machine = RelayStateMachine()
+        _ = machine.requestHead(allowed: true, hasBody: false)
+        _ = machine.requestEnd()
+        buffered.removeAll()
+        buffered.append(.head(head))
+        buffered.append(.end(nil))
+        acquireUpstream(address, fresh: true)
+        return true
+    }
+
+    // MARK: carrying out actions
+
+    private func carryOut(_ action: RelayStateMachine.Action) {
+        guard let context else { return }
+        switch action {
+        case .none, .buffer, .forward, .drop, .answerLocally, .connect, .forwardResponse:
+            break
+        case .flushBuffered:
+            guard let upstream else { return }
+            while let part = buffered.popFirst() {
+                upstream.channel.write(part, promise: nil)
+            }
+            upstream.channel.flush()
+            if pendingRead, upstream.channel.isWritable {
+                pendingRead = false
+                context.read()
+            }
+        case .finish(let reuseUpstream, let closeClient):
+            timer?.cancel()
+            if let upstream {
+                self.upstream = nil
+                if reuseUpstream { pool.release(upstream) } else {
+                    upstream.handler.owner = nil
+                    upstream.channel.close(promise: nil)
+                }
+            }
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+            clientNeedsFlush = false
+            logExchange()
+            if closeClient {
+                promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
+            }
+        case .failGateway(let status, let closeClient):
+            timer?.cancel()
+            if let upstream {
+                self.upstream = nil
+                upstream.handler.owner = nil
+                upstream.channel.close(promise: nil)
+            }
+            buffered.removeAll()
+            let answer: LocalAnswer =
+                switch status {
+                case 504: .upstreamTimeout
+                case 413: .bodyTooLarge
+                default: .upstreamUnavailable
+                }
+            writeLocal(answer, close: closeClient || !(exchange?.clientKeepAlive ?? false))
+        case .abort:
+            abortBoth()
+        case .splice:
+            break
+        }
+    }
+
+    private func writeLocal(_ answer: LocalAnswer, close: Bool) {
+        guard let context, var current = exchange else { return }
+        timer?.cancel()
+        current.responseStatus = answer.status
+        if current.reason == "-" || answer.status >= 500 || answer.status == 413 || answer.status == 408 || answer.status == 431 {
+            current.reason = answer.reason
+        }
+        let head = answer.head(version: current.version.minor == 0 ? .http1_0 : .http1_1, requestID: current.requestID, close: close)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if current.method != .HEAD {
+            let buffer = context.channel.allocator.buffer(string: answer.body)
+            current.bytesOut += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        exchange = current
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        logExchange()
+        if close {
+            promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
+        }
+    }
+
+    private func abortBoth() {
+        timer?.cancel()
+        if let upstream {
+            self.upstream = nil
+            upstream.handler.owner = nil
+            upstream.channel.close(promise: nil)
+        }
+        if exchange != nil {
+            if exchange?.reason == "-" { exchange?.reason = "aborted" }
+            logExchange()
+        }
+        context?.close(promise: nil)
+    }
+
+    // MARK: timers
+
+    private func armTimer(after seconds: Double, idle: Bool) {
+        guard let context else { return }
+        timer?.cancel()
+        let deadline = TimeAmount.nanoseconds(Int64(seconds * 1_000_000_000))
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [weak self] in
+            self?.timerFired(idle: idle, seconds: seconds)
+        }
+    }
+
+    private func timerFired(idle: Bool, seconds: Double) {
+        switch machine.state {
+        case .idle:
+            if idle || exchange != nil && exchange?.responseStatus != 0 {
+                context?.close(promise: nil)
+            } else {
+                beginExchange(version: .http1_1, method: .GET, path: "-")
+                _ = machine.requestHead(allowed: false, hasBody: true)
+                writeLocal(.requestTimeout, close: true)
+            }
+        case .connecting, .relaying:
+            let quietFor = NIODeadline.now() - lastUpstreamActivity
+            let limit = TimeAmount.nanoseconds(Int64(seconds * 1_000_000_000))
+            if case .relaying = machine.state, quietFor < limit {
+                armTimer(after: Double((limit - quietFor).nanoseconds) / 1e9, idle: false)
+                return
+            }
+            carryOut(machine.upstreamFailed(timedOut: true))
+        default:
+            break
+        }
+    }
+
+    // MARK: splicing (WebSocket and other upgrades)
+
+    private func splice() {
+        guard let context, let upstream else { return }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        logExchange()
+        timer?.cancel()
+        self.upstream = nil
+        upstream.handler.owner = nil
+        Splicer.splice(client: context.channel, upstream: upstream.channel)
+    }
+
+    // MARK: access log
+
+    private func logExchange() {
+        guard let current = exchange else { return }
+        exchange = nil
+        let now = NIODeadline.now()
+        var metadata: Logger.Metadata = [
+            LogKeys.requestID: .string(current.requestID),
+            LogKeys.method: .string(current.method.rawValue),
+            LogKeys.path: .string(current.path),
+            LogKeys.routeID: .string(current.routeID),
+            LogKeys.status: .stringConvertible(current.responseStatus),
+            LogKeys.reason: .string(current.reason),
+            LogKeys.client: .string(peerAddress ?? "unknown"),
+            LogKeys.duration: .stringConvertible(Double((now - current.start).nanoseconds) / 1e6),
+            LogKeys.bytesIn: .stringConvertible(current.bodyBytes),
+            LogKeys.bytesOut: .stringConvertible(current.bytesOut),
+        ]
+        if let subject = current.subject { metadata[LogKeys.subject] = .string(subject) }
+        if let status = current.upstreamStatus { metadata[LogKeys.upstreamStatus] = .stringConvertible(status) }
+        if let start = current.upstreamStart {
+            metadata[LogKeys.upstreamLatency] = .stringConvertible(Double((now - start).nanoseconds) / 1e6)
+        }
+        if let address = current.upstream { metadata[LogKeys.upstream] = .string(address.description) }
+        logger.info("request", metadata: metadata)
+    }
+
+    private static func newRequestID() -> String {
+        let high = UInt64.random(in: .min ... .max)
+        let low = UInt64.random(in: .min ... .max)
+        return hex(high) + hex(low)
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+}
+
+extension HTTPMethod {
+    /// Methods whose requests normally carry a body, so an unframed one is sent with `Content-Length: 0`.
+    var hasRequestBodyRequired: Bool {
+        switch self {
+        case .POST, .PUT, .PATCH: return true
+        default: return false
+        }
+    }
+}
+
+/// What the data path needs from its surroundings: the clock and the listener's scheme.
+public struct ProxyEnvironment: Sendable {
+    /// Seconds since 1970.
+    public var now: @Sendable () -> Double
+    /// `http` or `https`, for `X-Forwarded-Proto`.
+    public var scheme: String
+
+    /// The real clock, plain HTTP.
+    public init(now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, scheme: String = "http") {
+        self.now = now
+        self.scheme = scheme
+    }
+}

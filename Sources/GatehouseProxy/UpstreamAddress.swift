@@ -1,0 +1,50 @@
+/// Where requests are relayed: scheme, host and port of an upstream URL such as `http://127.0.0.1:3000`.
+struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
+    let host: String
+    let port: Int
+    let tls: Bool
+
+    /// The `Host` value for HTTP/1.0 clients that sent none.
+    var authority: String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return (tls && port == 443) || (!tls && port == 80) ? bracketed : "\(bracketed):\(port)"
+    }
+
+    var description: String { (tls ? "https://" : "http://") + authority }
+
+    /// Parses an upstream URL as validated by the configuration loader.
+    init?(url: String) {
+        let lower = url.lowercased()
+        let tls: Bool
+        let rest: Substring
+        if lower.hasPrefix("http://") {
+            tls = false
+            rest = url.dropFirst(7)
+        } else if lower.hasPrefix("https://") {
+            tls = true
+            rest = url.dropFirst(8)
+        } else {
+            return nil
+        }
+        let authority = rest.prefix { $0 != "/" }
+        var host = Substring(authority)
+        var port = tls ? 443 : 80
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let value = Int(after.dropFirst()) else { return nil }
+                port = value
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            guard let value = Int(authority[authority.index(after: colon)...]) else { return nil }
+            port = value
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        self.host = String(host)
+        self.port = port
+        self.tls = tls
+    }
+}

@@ -1,0 +1,181 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Keep-alive connections to the upstreams, one pool per event loop so that a client connection and its upstream
+/// connection always share a loop. Not thread-safe: used only on its event loop.
+final class UpstreamPool {
+    let eventLoop: any EventLoop
+    private var idle: [UpstreamAddress: [UpstreamConnection]] = [:]
+    private let maxIdlePerUpstream: Int
+    private let connectTimeout: TimeAmount
+
+    init(eventLoop: any EventLoop, maxIdlePerUpstream: Int = 128, connectTimeout: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.maxIdlePerUpstream = maxIdlePerUpstream
+        self.connectTimeout = connectTimeout
+    }
+
+    /// Calls `then` with an idle connection to `address`, or a new one (unless `fresh` forbids the pool), on this
+    /// event loop.
+    func acquire(
+        _ address: UpstreamAddress, fresh: Bool = false, then: @escaping (Result<UpstreamConnection, any Error>) -> Void
+    ) {
+        eventLoop.assertInEventLoop()
+        while !fresh, var list = idle[address], let connection = list.popLast() {
+            idle[address] = list
+            if connection.channel.isActive {
+                connection.reused = true
+                then(.success(connection))
+                return
+            }
+        }
+        guard !address.tls else {
+            then(.failure(UpstreamError.tlsNotSupported))
+            return
+        }
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
+                }
+            }
+            .connect(host: address.host, port: address.port)
+            .hop(to: eventLoop)
+            .assumeIsolated()
+            .whenComplete { result in
+                then(
+                    result.flatMap { channel in
+                        Result {
+                            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+                            return UpstreamConnection(channel: channel, handler: handler, address: address)
+                        }
+                    })
+            }
+    }
+
+    /// Returns a connection whose exchange finished cleanly; it is closed instead when the pool is full.
+    func release(_ connection: UpstreamConnection) {
+        eventLoop.assertInEventLoop()
+        connection.handler.owner = nil
+        guard connection.channel.isActive else { return }
+        var list = idle[connection.address] ?? []
+        list.removeAll { !$0.channel.isActive }
+        guard list.count < maxIdlePerUpstream else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        list.append(connection)
+        idle[connection.address] = list
+    }
+
+    /// Closes every idle connection.
+    func closeAll() {
+        for list in idle.values {
+            for connection in list { connection.channel.close(promise: nil) }
+        }
+        idle.removeAll()
+    }
+}
+
+/// One connection to an upstream.
+final class UpstreamConnection {
+    let channel: any Channel
+    let handler: UpstreamHandler
+    let address: UpstreamAddress
+    /// Whether it came from the pool (so a failure before any response byte may be a stale keep-alive race).
+    var reused = false
+
+    init(channel: any Channel, handler: UpstreamHandler, address: UpstreamAddress) {
+        self.channel = channel
+        self.handler = handler
+        self.address = address
+    }
+}
+
+/// Why the upstream side failed.
+struct UpstreamError: Error, Equatable, CustomStringConvertible {
+    let description: String
+
+    static let tlsNotSupported = UpstreamError(description: "https upstreams are not supported yet")
+    static let closed = UpstreamError(description: "the upstream closed the connection")
+}
+
+/// What an upstream connection reports to the client connection that currently owns it.
+protocol UpstreamOwner: AnyObject {
+    func upstreamRead(_ part: HTTPClientResponsePart)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged(_ isWritable: Bool)
+    func upstreamClosed()
+    func upstreamError(_ error: any Error)
+    var clientIsWritable: Bool { get }
+}
+
+/// The end of an upstream connection's pipeline: hands response parts to the owner, and withholds reads while the
+/// client cannot take more (backpressure).
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    weak var owner: (any UpstreamOwner)?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        guard let owner else {
+            // Nobody asked: an idle connection must not talk. Drop it.
+            context.close(promise: nil)
+            return
+        }
+        owner.upstreamRead(part)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        owner?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        owner?.upstreamWritabilityChanged(context.channel.isWritable)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let owner = self.owner
+        self.owner = nil
+        owner?.upstreamClosed()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let owner = self.owner
+        self.owner = nil
+        owner?.upstreamError(error)
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let owner, !owner.clientIsWritable {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The client can take more again.
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import GatehouseConfig
+import GatehouseProxy
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// `gatehouse serve`: the proxy.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the proxy in front of the upstream named in routes.yaml.",
+        discussion: """
+            Every request is judged by routes.yaml: local 400/401/403 answers never reach the upstream; allowed
+            requests are relayed with the caller's identity in headers. One JSON access-log line per request goes to
+            standard output. SIGTERM or SIGINT stops accepting, lets in-flight requests finish, then exits 0.
+            """
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Listen on HOST:PORT instead of routes.yaml's listen.")
+    var listen: String?
+
+    @Option(help: "Relay to this upstream URL instead of routes.yaml's upstream.")
+    var upstream: String?
+
+    @Option(help: "Log level for operational messages (trace, debug, info, notice, warning, error).")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        LoggingSetup.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        let configuration: GatehouseConfiguration
+        do {
+            configuration = try await loadConfiguration(options.config)
+        } catch let error as ExitCodeError {
+            throw ExitCode(error.code)
+        }
+        guard upstream != nil || configuration.upstream != nil
+            || configuration.policy.routes.routes.allSatisfy({ $0.upstream != nil || $0.access == .deny })
+        else {
+            printError("\(options.config): serve needs an upstream: add 'upstream: http://host:port' or pass --upstream")
+            throw ExitCode(1)
+        }
+        let snapshot: ConfigurationStore.Snapshot
+        do {
+            snapshot = try ConfigurationStore.Snapshot(configuration: configuration, upstreamOverride: upstream)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        guard let (host, port) = splitHostPort(listen ?? configuration.listen) else {
+            throw ValidationError("--listen must be HOST:PORT")
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let logger = Logger(label: "gatehouse")
+        let server = ProxyServer(
+            store: ConfigurationStore(snapshot), group: group, logger: logger,
+            accessLogger: Logger(label: "gatehouse.access"))
+        let service = ProxyService(
+            server: server, host: host, port: port, grace: configuration.server.timeouts.shutdownGrace)
+        let serviceGroup = ServiceGroup(
+            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            logger: logger)
+        do {
+            try await serviceGroup.run()
+        } catch {
+            printError("gatehouse: \(error)")
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Splits `host:port` (also `[::1]:8080`).
+func splitHostPort(_ text: String) -> (String, Int)? {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+    var host = String(text[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return host.isEmpty ? nil : (host, port)
+}
