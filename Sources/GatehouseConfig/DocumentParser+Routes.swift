@@ -189,6 +189,10 @@ extension DocumentParser {
             reader.error(node, "default must be 'deny' or a requirement such as {authenticated: true}")
             return nil
         }
+        if case .mapping(let mapping) = node, mapping.contains(where: { $0.key.string == "public" }) {
+            reader.error(node, "default cannot be public: list public routes explicitly, or use default: {authenticated: true}")
+            return nil
+        }
         guard let fields = reader.mapping(node, "default", allowed: Self.requirementKeys) else { return nil }
         return parseAccess(fields, node: node, pattern: nil, what: "default")
     }

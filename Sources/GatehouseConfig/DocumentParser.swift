@@ -297,8 +297,15 @@ struct DocumentParser {
                 keys.append(.init(kid: spec.kid, algorithm: nil, material: material))
             case .secretEnv(let name):
                 let material = try KeyFiles.readSecret(env: name, environment: environment)
-                if case .hmac(_, let count) = material, count < 32 {
-                    reader.warning(spec.sourceNode, "the HMAC secret in \(name) is \(count) bytes; use at least 32 random bytes")
+                if case .hmac(_, let count) = material {
+                    // RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+                    for algorithm in spec.policy.algorithms.sorted(by: { $0.rawValue < $1.rawValue })
+                    where count < algorithm.minimumSecretBytes {
+                        reader.error(
+                            spec.sourceNode,
+                            "the HMAC secret in \(name) is \(count) bytes; \(algorithm.rawValue) needs at least \(algorithm.minimumSecretBytes) (RFC 7518 §3.2)")
+                        return nil
+                    }
                 }
                 keys.append(.init(kid: spec.kid, algorithm: nil, material: material))
             case .jwksFile(let path):
@@ -313,8 +320,18 @@ struct DocumentParser {
             reader.error(spec.sourceNode, "\(error)")
             return nil
         }
+        let allowedNames = spec.policy.algorithms.map(\.rawValue).sorted().joined(separator: ", ")
+        if case .jwksFile(let path) = spec.source {
+            keys = keys.filter { key in
+                let fits = spec.policy.algorithms.contains { $0.keyKind == key.material.kind && (key.algorithm == nil || key.algorithm == $0) }
+                if !fits {
+                    reader.warning(spec.sourceNode, "\(path): skipped the \(key.material.kind.rawValue) key\(key.kid.map { " '\($0)'" } ?? ""): none of the allowed algorithms [\(allowedNames)] fits it")
+                }
+                return fits
+            }
+        }
         for key in keys where !spec.policy.algorithms.contains(where: { $0.keyKind == key.material.kind }) {
-            let allowed = spec.policy.algorithms.map(\.rawValue).sorted().joined(separator: ", ")
+            let allowed = allowedNames
             reader.error(spec.algorithmsNode, "the \(key.material.kind.rawValue) key\(key.kid.map { " '\($0)'" } ?? "") cannot verify any of the allowed algorithms [\(allowed)]")
             return nil
         }
@@ -342,7 +359,10 @@ struct DocumentParser {
     static let reservedHeaders: Set<String> = [
         "authorization", "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
         "trailer", "proxy-authorization", "proxy-authenticate", "cookie", "x-forwarded-for", "x-forwarded-proto",
-        "x-forwarded-host", "forwarded", "x-request-id",
+        "x-forwarded-host", "forwarded", "x-request-id", "expect", "proxy-connection", "x-original-url",
+        "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-forwarded-path", "x-forwarded-prefix",
+        "x-envoy-original-path", "x-http-method-override", "x-http-method", "x-method-override", "x-original-method",
+        "content-type", "set-cookie",
     ]
 
     func parseIdentityHeaders(_ node: Node) -> [IdentityHeader] {
@@ -355,7 +375,7 @@ struct DocumentParser {
                 reader.error(keyNode, "'\(name)' is not a valid header name")
                 continue
             }
-            guard !Self.reservedHeaders.contains(name.lowercased()) else {
+            guard !Self.reservedHeaders.contains(Self.canonicalIdentityName(name)) else {
                 reader.error(keyNode, "'\(name)' cannot be an identity header")
                 continue
             }

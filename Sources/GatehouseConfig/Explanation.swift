@@ -92,7 +92,7 @@ public struct Explanation: Sendable {
             default: break
             }
         }
-        if loser.pattern.matchesSubtree { return "'**' is the least specific match" }
+        if loser.pattern.matchesSubtree && !winner.pattern.matchesSubtree { return "'**' is the least specific match" }
         return "less specific"
     }
 }

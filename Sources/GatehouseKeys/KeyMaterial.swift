@@ -38,7 +38,7 @@ public enum KeyMaterial: Sendable {
         }
     }
 
-    /// A fresh random key of `kind` (RSA 2048 bits, 32-byte HMAC secrets).
+    /// A fresh random key of `kind` (RSA 2048 bits, 64-byte HMAC secrets, long enough for HS512).
     public static func generate(_ kind: SignatureAlgorithm.KeyKind) throws -> KeyMaterial {
         switch kind {
         case .rsa: return .rsaPrivate(try JWTKit.Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048)))
@@ -46,8 +46,8 @@ public enum KeyMaterial: Sendable {
         case .p384: return .p384Private(ES384PrivateKey())
         case .ed25519: return .ed25519Private(try EdDSA.PrivateKey(curve: .ed25519))
         case .hmac:
-            let secret = SymmetricKey(size: .bits256)
-            return .hmac(HMACKey(key: secret), byteCount: 32)
+            let secret = SymmetricKey(size: .init(bitCount: 512))
+            return .hmac(HMACKey(key: secret), byteCount: 64)
         }
     }
 

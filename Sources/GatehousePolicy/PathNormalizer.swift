@@ -38,8 +38,9 @@ public enum PathNormalizer {
         if let questionMark = utf8.firstIndex(of: UInt8(ascii: "?")) {
             pathEnd = questionMark
             let queryStart = utf8.index(after: questionMark)
-            for byte in utf8[queryStart...] where byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "#") {
-                throw .controlOrNonASCII
+            for byte in utf8[queryStart...] {
+                if byte == UInt8(ascii: "#") { throw .forbiddenCharacter(byte) }
+                if byte <= 0x20 || byte >= 0x7F { throw .controlOrNonASCII }
             }
             query = target[queryStart...]
         }

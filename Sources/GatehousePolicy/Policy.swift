@@ -108,8 +108,8 @@ public struct Policy: Sendable {
     ) -> Result<(VerifiedToken, [IdentityHeaderValue]), TokenError> {
         switch credential {
         case .claims(let claims, let issuerName):
-            let issuer = issuerName.flatMap { verifier.issuers[$0] } ?? claims["iss"]?.stringValue.flatMap { verifier.issuers[$0] }
-                ?? verifier.issuers.values.first ?? IssuerPolicy(issuer: "", audiences: nil, algorithms: [])
+            let named = issuerName ?? claims["iss"]?.stringValue ?? verifier.issuerOrder.first
+            let issuer = named.flatMap { verifier.issuers[$0] } ?? IssuerPolicy(issuer: named ?? "", audiences: nil, algorithms: [])
             let token = VerifiedToken(claims: claims, issuer: issuer, expiresAt: .infinity)
             trace?.record("token", true, "claims given (nothing verified), read as issuer '\(issuer.issuer)'")
             return Result { () throws(TokenError) in (token, try identityValues(token)) }
@@ -208,7 +208,7 @@ public struct Policy: Sendable {
             case nil: candidates = []
             }
             let shown = actual?.jsonText ?? "absent"
-            guard candidates.contains(where: allowed.contains) else {
+            guard candidates.contains(where: { candidate in allowed.contains { $0.isExactly(candidate) } }) else {
                 trace?.record("claim \(path)", false, "must be \(Self.describe(condition, allowed)); token has \(shown)")
                 return TokenError(.claimMismatch, "claim \(path) does not satisfy this route")
             }

@@ -15,8 +15,8 @@ public struct Requirement: Sendable, Equatable {
         /// Whether `held` satisfies this set.
         public func isSatisfied(by held: Set<String>) -> Bool {
             switch self {
-            case .anyOf(let names): return names.contains(where: held.contains)
-            case .allOf(let names): return names.allSatisfy(held.contains)
+            case .anyOf(let names): return names.contains { held.containsExactly($0) }
+            case .allOf(let names): return names.allSatisfy { held.containsExactly($0) }
             }
         }
 

@@ -4,7 +4,8 @@ public struct Route: Sendable {
     public let id: String
     /// The path pattern.
     public let pattern: PathPattern
-    /// The methods this route applies to (upper case, `HEAD` folded into `GET`); `nil` for every method.
+    /// The methods this route applies to (upper case); `nil` for every method. A `HEAD` request also matches a
+    /// route listing `GET`.
     public let methods: Set<String>?
     /// What the route requires.
     public let access: Access
@@ -20,15 +21,16 @@ public struct Route: Sendable {
     ) {
         self.id = id ?? pattern.description
         self.pattern = pattern
-        self.methods = methods.map { Set($0.map { $0.uppercased() == "HEAD" ? "GET" : $0.uppercased() }) }
+        self.methods = methods.map { Set($0.map { $0.uppercased() }) }
         self.access = access
         self.upstream = upstream
         self.location = location
     }
 
-    /// Whether this route applies to `method` (already folded).
+    /// Whether this route applies to `method`.
     @inline(__always)
     func applies(to method: String) -> Bool {
-        methods?.contains(method) ?? true
+        guard let methods else { return true }
+        return methods.contains(method) || (method == "HEAD" && methods.contains("GET"))
     }
 }

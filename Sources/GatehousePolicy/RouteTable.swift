@@ -100,8 +100,7 @@ public struct RouteTable: Sendable {
 
     /// The most specific route for `segments` and `method` (upper case; `HEAD` is matched as `GET`).
     public func match(segments: [Substring], method: String) -> Match? {
-        let folded = method == "HEAD" ? "GET" : method
-        guard let index = search(node: 0, depth: 0, segments: segments, method: folded) else { return nil }
+        guard let index = search(node: 0, depth: 0, segments: segments, method: method) else { return nil }
         let route = routes[index]
         var parameters = [String: String]()
         for (position, segment) in route.pattern.segments.enumerated() {
@@ -132,8 +131,11 @@ public struct RouteTable: Sendable {
         return pick(node.subtree, method: method)
     }
 
+    /// The route among equal patterns: one listing the method, then (for `HEAD`) one listing `GET`, then one
+    /// without `methods`.
     @inline(__always)
     private func pick(_ candidates: [Int], method: String) -> Int? {
+        var headAsGet: Int? = nil
         var fallback: Int? = nil
         for index in candidates {
             guard let methods = routes[index].methods else {
@@ -141,15 +143,15 @@ public struct RouteTable: Sendable {
                 continue
             }
             if methods.contains(method) { return index }
+            if method == "HEAD" && methods.contains("GET") { headAsGet = index }
         }
-        return fallback
+        return headAsGet ?? fallback
     }
 
     /// Every route whose pattern and methods match, most specific first (for `explain`; not for the hot path).
     public func allMatches(segments: [Substring], method: String) -> [Int] {
-        let folded = method == "HEAD" ? "GET" : method
         var found = [Int]()
-        collect(node: 0, depth: 0, segments: segments, method: folded, into: &found)
+        collect(node: 0, depth: 0, segments: segments, method: method, into: &found)
         return found
     }
 

@@ -15,6 +15,16 @@ public enum SignatureAlgorithm: String, Sendable, CaseIterable, Hashable {
         case ed25519 = "Ed25519"
     }
 
+    /// The shortest HMAC secret this algorithm accepts (the hash size, RFC 7518 §3.2); 0 for public-key algorithms.
+    public var minimumSecretBytes: Int {
+        switch self {
+        case .hs256: return 32
+        case .hs384: return 48
+        case .hs512: return 64
+        default: return 0
+        }
+    }
+
     /// The key kind this algorithm verifies with.
     public var keyKind: KeyKind {
         switch self {

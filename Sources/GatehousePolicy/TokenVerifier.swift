@@ -7,12 +7,15 @@
 public struct TokenVerifier: Sendable {
     /// Issuers by their exact `iss`.
     public let issuers: [String: IssuerPolicy]
+    /// The issuers' `iss` values in configuration order.
+    public let issuerOrder: [String]
     /// Tokens longer than this are refused before any parsing. Default 8 KiB.
     public let maxTokenBytes: Int
 
     /// Creates a verifier.
     public init(issuers: [IssuerPolicy], maxTokenBytes: Int = 8192) {
         self.issuers = Dictionary(issuers.map { ($0.issuer, $0) }, uniquingKeysWith: { first, _ in first })
+        self.issuerOrder = issuers.map(\.issuer)
         self.maxTokenBytes = maxTokenBytes
     }
 
@@ -86,7 +89,10 @@ public struct TokenVerifier: Sendable {
         default: throw TokenError(.tokenMalformed, "the kid header must be a string")
         }
 
-        guard let issuerName = claims["iss"]?.stringValue, let issuer = issuers[issuerName] else {
+        // Swift compares strings by canonical equivalence; identities are compared byte for byte.
+        guard let issuerName = claims["iss"]?.stringValue, let issuer = issuers[issuerName],
+            issuer.issuer.isExactly(issuerName)
+        else {
             throw TokenError(.issuerUnknown, "the token's issuer is not trusted here")
         }
         guard let algorithm = SignatureAlgorithm(rawValue: algName), issuer.algorithms.contains(algorithm) else {
@@ -129,7 +135,7 @@ public struct TokenVerifier: Sendable {
             case .array(let values)?: tokenAudiences = values.compactMap(\.stringValue)
             default: tokenAudiences = []
             }
-            guard tokenAudiences.contains(where: audiences.contains) else {
+            guard tokenAudiences.contains(where: { audience in audiences.contains { $0.isExactly(audience) } }) else {
                 throw TokenError(.audienceMismatch, "the token is not meant for this audience")
             }
         }

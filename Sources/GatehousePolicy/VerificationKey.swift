@@ -47,7 +47,7 @@ public struct KeySet: Sendable {
         guard let keys = keysByIssuer[issuer] else { return [] }
         let forAlgorithm = keys.filter { $0.algorithm == algorithm }
         if let kid {
-            let named = forAlgorithm.filter { $0.kid == kid }
+            let named = forAlgorithm.filter { $0.kid?.isExactly(kid) ?? false }
             if !named.isEmpty { return named }
         }
         let unnamed = forAlgorithm.filter { $0.kid == nil }

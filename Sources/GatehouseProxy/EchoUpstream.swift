@@ -24,14 +24,21 @@ public final class EchoUpstream: Sendable {
             headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
         }
 
-        /// The request as JSON.
+        /// A header value as shown in the echo: credentials are shortened so the answer stays readable.
+        static func display(_ header: (name: String, value: String)) -> String {
+            guard header.name.lowercased() == "authorization", header.value.utf8.count > 40 else { return header.value }
+            return String(header.value.prefix(24)) + "...(\(header.value.utf8.count) bytes)"
+        }
+
+        /// The request as JSON (credentials shortened).
         public var json: JSONValue {
             .object([
                 "method": .string(method),
                 "target": .string(target),
                 "headers": .object(
                     Dictionary(grouping: headers, by: { $0.name.lowercased() }).mapValues { values in
-                        values.count == 1 ? .string(values[0].value) : .array(values.map { .string($0.value) })
+                        let shown = values.map { Received.display($0) }
+                        return shown.count == 1 ? .string(shown[0]) : .array(shown.map { .string($0) })
                     }),
                 "body_bytes": .number(Double(bodyBytes)),
             ])

@@ -61,7 +61,7 @@ struct Demo: AsyncParsableCommand {
         }
         let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound.port ?? port)"
         let script = try DemoScript(configuration: configuration, keys: keys, now: currentTime())
-        print(script.render(base: base, echoURL: echoURL, file: options.config))
+        printNow(script.render(base: base, echoURL: echoURL, file: options.config))
         if dryRun {
             await server.shutdown(grace: 1)
             await echo.stop()

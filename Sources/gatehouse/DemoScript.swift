@@ -124,7 +124,10 @@ struct DemoScript {
             lines.append(command)
         }
         lines.append("")
-        lines.append("Why? Ask Gatehouse: gatehouse explain --claims '{\"sub\":\"reader\"}' GET \(steps.first?.path ?? "/")")
+        if let denied = steps.first(where: { $0.expected.status == 403 }) {
+            lines.append("Why was the reader denied? Ask Gatehouse:")
+            lines.append("  gatehouse explain --config \(file) --token \"$READER\" \(denied.method) \(denied.path)")
+        }
         lines.append("Access log (one JSON line per request) follows. Ctrl-C stops the demo.")
         return lines.joined(separator: "\n")
     }

@@ -45,6 +45,9 @@ struct Explain: AsyncParsableCommand {
             throw ExitCode(error.code)
         }
         let credential: Policy.Credential
+        if let issuer, configuration.policy.verifier.issuers[issuer] == nil {
+            throw ValidationError("--issuer \(issuer) is not configured in \(options.config)")
+        }
         if let claims {
             guard let value = try? StrictJSONParser.parse(Array(claims.utf8)), case .object = value else {
                 throw ValidationError("--claims must be a JSON object")

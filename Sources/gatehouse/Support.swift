@@ -13,6 +13,14 @@ func printError(_ text: String) {
     }
 }
 
+/// Prints to standard output at once (long-running commands must not leave their text in a buffer).
+func printNow(_ text: String) {
+    let line = text + "\n"
+    _ = line.utf8CString.withUnsafeBufferPointer { buffer in
+        write(1, buffer.baseAddress, buffer.count - 1)
+    }
+}
+
 /// Seconds since 1970, now.
 func currentTime() -> Double {
     Date().timeIntervalSince1970
