@@ -414,15 +414,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
                     upstream.channel.close(promise: nil)
                 }
             }
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-            clientNeedsFlush = false
+            // Bookkeeping first: writing `.end` lets NIO's pipelining handler deliver the next request at once,
+            // re-entrantly.
             logExchange()
+            clientNeedsFlush = false
+            if !closeClient { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
+            let promise = context.eventLoop.makePromise(of: Void.self)
             if closeClient {
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            } else {
-                armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
             }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
         case .failGateway(let status, let closeClient):
             timer?.cancel()
             if let upstream {
@@ -460,14 +461,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         exchange = current
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        // Bookkeeping first: writing `.end` may deliver the next pipelined request re-entrantly.
         logExchange()
+        if !close { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
+        let promise = context.eventLoop.makePromise(of: Void.self)
         if close {
             promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else {
-            armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
         }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
     }
 
     private func abortBoth() {
@@ -522,9 +523,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
 
     private func splice() {
         guard let context, let upstream else { return }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         logExchange()
         timer?.cancel()
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         self.upstream = nil
         upstream.handler.owner = nil
         Splicer.splice(client: context.channel, upstream: upstream.channel)
