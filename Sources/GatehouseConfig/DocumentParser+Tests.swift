@@ -2,8 +2,8 @@ import GatehousePolicy
 import Yams
 
 extension DocumentParser {
-    static let testKeys: Set<String> = ["name", "request", "token", "issuer", "authorization", "expect"]
-    static let expectKeys: Set<String> = ["status", "route", "reason"]
+    static let testKeys: Set<String> = ["name", "request", "token", "issuer", "authorization", "headers", "expect"]
+    static let expectKeys: Set<String> = ["status", "route", "reason", "upstream"]
     static let tokenKeywords: [String: PolicyTestCase.TokenSpec] = [
         "expired": .expired, "wrong_audience": .wrongAudience, "bad_signature": .badSignature, "none_alg": .noneAlgorithm,
     ]
@@ -57,6 +57,18 @@ extension DocumentParser {
         var status: Int? = nil
         var route: String? = nil
         var reason: String? = nil
+        var upstream: PolicyTestCase.UpstreamExpectation? = nil
+        var extraHeaders = [(name: String, value: String)]()
+        if let field = fields["headers"]?.value, let entries = reader.pairs(field, "headers") {
+            for (keyNode, valueNode) in entries {
+                guard let name = keyNode.string, Self.isToken(name), let value = reader.string(valueNode, "header \(name)")
+                else {
+                    reader.error(keyNode, "headers must map header names to values")
+                    continue
+                }
+                extraHeaders.append((name, value))
+            }
+        }
         if let field = fields["expect"]?.value {
             if case .scalar = field {
                 status = reader.int(field, "expect", range: 100...599)
@@ -65,6 +77,9 @@ extension DocumentParser {
                     reader.error(field, "missing 'status' in expect")
                 }
                 if let value = expect["route"]?.value { route = reader.string(value, "expect.route") }
+                if let value = expect["upstream"]?.value {
+                    upstream = parseUpstreamExpectation(value)
+                }
                 if let value = expect["reason"]?.value, let label = reader.string(value, "expect.reason") {
                     if DecisionReason.allLabels.contains(label) { reason = label } else {
                         reader.error(value, "unknown reason '\(label)' (known: \(DecisionReason.allLabels.joined(separator: ", ")))")
@@ -88,7 +103,27 @@ extension DocumentParser {
         guard reader.diagnostics[errorsBefore...].allSatisfy({ $0.severity == .warning }), let status else { return nil }
         return PolicyTestCase(
             name: name, method: method, target: target, token: token, issuer: issuer, expectedStatus: status,
-            expectedRoute: route, expectedReason: reason, location: reader.location(node))
+            expectedRoute: route, expectedReason: reason, headers: extraHeaders, expectedUpstream: upstream,
+            location: reader.location(node))
+    }
+
+    /// `{path: /admin/users, headers: {X-Auth-Subject: alice, X-Debug: null}}`: a `null` header must be absent.
+    func parseUpstreamExpectation(_ node: Node) -> PolicyTestCase.UpstreamExpectation? {
+        guard let fields = reader.mapping(node, "expect.upstream", allowed: ["path", "headers"]) else { return nil }
+        var path: String? = nil
+        var headers = [(name: String, value: String?)]()
+        if let value = fields["path"]?.value { path = reader.string(value, "expect.upstream.path") }
+        if let value = fields["headers"]?.value, let entries = reader.pairs(value, "expect.upstream.headers") {
+            for (keyNode, valueNode) in entries {
+                guard let name = keyNode.string else { continue }
+                if case .scalar(let scalar) = valueNode, scalar.style == .plain, valueNode.tag.rawValue == Tag.Name.null.rawValue {
+                    headers.append((name, nil))
+                } else if let expected = reader.string(valueNode, "expected value of \(name)") {
+                    headers.append((name, expected))
+                }
+            }
+        }
+        return PolicyTestCase.UpstreamExpectation(path: path, headers: headers)
     }
 
     /// A YAML value as JSON (for claims): mappings, lists, strings, numbers, booleans and null.

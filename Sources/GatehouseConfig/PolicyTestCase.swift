@@ -36,6 +36,18 @@ public struct PolicyTestCase: Sendable {
     public let expectedRoute: String?
     /// The expected reason label, when given.
     public let expectedReason: String?
+    /// Extra request headers (sent by live runs; offline runs ignore all but `Authorization`).
+    public let headers: [(name: String, value: String)]
+    /// What the upstream must have received (checked by live runs only).
+    public let expectedUpstream: UpstreamExpectation?
     /// Where the test is written.
     public let location: String
+
+    /// What the upstream must have received for an allowed request.
+    public struct UpstreamExpectation: Sendable {
+        /// The request-target the upstream saw (normalised path and query).
+        public let path: String?
+        /// Header name → expected value; `nil` means the header must be absent.
+        public let headers: [(name: String, value: String?)]
+    }
 }

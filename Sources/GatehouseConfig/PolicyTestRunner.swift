@@ -11,6 +11,13 @@ public struct PolicyTestRunner: Sendable {
         /// Why the test failed, or `nil` when it passed.
         public let failure: String?
 
+        /// Creates a result.
+        public init(test: PolicyTestCase, decision: Decision, failure: String?) {
+            self.test = test
+            self.decision = decision
+            self.failure = failure
+        }
+
         /// Whether it passed.
         public var passed: Bool { failure == nil }
 
@@ -23,7 +30,8 @@ public struct PolicyTestRunner: Sendable {
     }
 
     let configuration: GatehouseConfiguration
-    let keys: TestKeys
+    /// The keys the tests' tokens are minted and verified with.
+    public let keys: TestKeys
     let policy: Policy
 
     /// Prepares test keys for `configuration`.
@@ -46,7 +54,7 @@ public struct PolicyTestRunner: Sendable {
     public func run(_ test: PolicyTestCase, now: Double) -> Result {
         let authorization: [Substring]
         do {
-            authorization = try header(for: test, now: now).map { [Substring($0)] } ?? []
+            authorization = try authorizationHeader(for: test, now: now).map { [Substring($0)] } ?? []
         } catch {
             let decision = policy.decide(method: test.method, target: test.target, credential: .authorization([]), keys: keys.keySet, now: now)
             return Result(test: test, decision: decision, failure: "could not mint the token: \(error)")
@@ -61,7 +69,8 @@ public struct PolicyTestRunner: Sendable {
         return Result(test: test, decision: decision, failure: problems.isEmpty ? nil : problems.joined(separator: ", "))
     }
 
-    private func header(for test: PolicyTestCase, now: Double) throws -> String? {
+    /// The `Authorization` value a test sends, minted at `now`; `nil` for none.
+    public func authorizationHeader(for test: PolicyTestCase, now: Double) throws -> String? {
         let issuerName = test.issuer ?? configuration.issuers.first?.policy.issuer
         guard let issuerName, let issuer = configuration.policy.verifier.issuers[issuerName],
             let minter = keys.minters[issuerName]

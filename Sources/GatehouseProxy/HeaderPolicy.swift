@@ -82,6 +82,7 @@ enum HeaderPolicy {
             for byte in value.utf8 where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
                 throw Refusal(status: 400, detail: "control character in header \(name.prefix(40))")
             }
+            if name.isEmpty { throw Refusal(status: 400, detail: "invalid header name") }
             for byte in name.utf8 where !isTokenByte(byte) {
                 throw Refusal(status: 400, detail: "invalid header name")
             }
@@ -178,14 +179,18 @@ enum HeaderPolicy {
         var priorForwarded: [String] = []
         for (name, value) in head.headers {
             let lower = name.lowercased()
-            if hopByHop.contains(lower) || nominated.contains(lower) || overrideHeaders.contains(lower)
-                || lower == "content-length" || lower == "x-request-id"
+            // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
+            let folded = fold(lower)
+            if hopByHop.contains(lower) || nominated.contains(lower) || overrideHeaders.contains(folded)
+                || lower == "content-length" || folded == "x-request-id"
             {
                 continue
             }
             if lower == "authorization" && !forwardAuthorization { continue }
-            if isIdentityHeader(fold(lower), identityNames: identityNames) { continue }
-            if forwardingHeaders.contains(lower) {
+            if isIdentityHeader(folded, identityNames: identityNames) { continue }
+            if forwardingHeaders.contains(folded) {
+                // Only the standard spelling may come from a trusted proxy.
+                if folded != lower { continue }
                 if trusted && lower == "x-forwarded-for" { priorForwardedFor.append(value) }
                 if trusted && lower == "forwarded" { priorForwarded.append(value) }
                 if !trusted || lower == "x-forwarded-for" || lower == "forwarded" { continue }

@@ -63,6 +63,7 @@ struct LocalAnswer {
     static let upstreamUnavailable = LocalAnswer(status: 502, reason: "upstream_unavailable", detail: "the upstream could not be reached or failed")
     static let upstreamTimeout = LocalAnswer(status: 504, reason: "upstream_timeout", detail: "the upstream did not answer in time")
     static let bodyTooLarge = LocalAnswer(status: 413, reason: "body_too_large", detail: "the request body is too large")
+    static let requestInvalid = LocalAnswer(status: 400, reason: "request_invalid", detail: "malformed HTTP request")
     static let requestTimeout = LocalAnswer(status: 408, reason: "request_timeout", detail: "the request head did not arrive in time")
     static let noUpstream = LocalAnswer(status: 502, reason: "upstream_unavailable", detail: "no upstream is configured for this route")
 

@@ -9,7 +9,7 @@ import NIOHTTP1
 /// to an upstream connection on the same event loop, streaming both ways with backpressure.
 ///
 /// Protocol decisions live in ``RelayStateMachine``; this handler carries out its actions.
-final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamOwner {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -90,6 +90,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
         self.context = nil
     }
 
+    /// Leaves the pipeline (when spliced), passing on a read it was holding back.
+    func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        if pendingRead {
+            pendingRead = false
+            context.read()
+        }
+        context.leavePipeline(removalToken: removalToken)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         let action = machine.clientClosed()
@@ -144,12 +153,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
             } else {
                 answer = LocalAnswer(status: 400, reason: "request_invalid", detail: "malformed HTTP request")
             }
-            switch machine.state {
-            case .idle, .discarding:
+            switch machine.requestInvalid() {
+            case .answerLocally:
                 if exchange == nil { beginExchange(version: .http1_1, method: .GET, path: "-") }
                 writeLocal(answer, close: true)
-            default:
-                abortBoth()
+            case let action:
+                // A bad body after an authorized head: the upstream connection (which may have seen part of the
+                // request) is closed, and the client still gets its 400 when no response started.
+                carryOut(action)
             }
             return
         }
@@ -204,9 +215,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
         let expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
         let upgrade = head.headers.first(name: "upgrade")
         let wantsUpgrade = upgrade != nil && nominated.contains("upgrade")
+        // NIO's request decoder stops parsing after an upgrade request, so unless it is spliced, the connection
+        // ends with this exchange.
+        if wantsUpgrade { exchange!.clientKeepAlive = false }
         switch machine.requestHead(allowed: decision.isAllowed, hasBody: framing.hasBody || expectsContinue) {
         case .answerLocally(let close):
-            writeLocal(LocalAnswer(decision: decision), close: close || !head.isKeepAlive)
+            writeLocal(LocalAnswer(decision: decision), close: close || !exchange!.clientKeepAlive)
             return
         case .connect:
             break
@@ -311,6 +325,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
         switch part {
         case .head(let head):
             if head.status.code < 200 && head.status != .switchingProtocols { return }
+            if head.status == .switchingProtocols && exchange?.upgrade == nil {
+                // Switching protocols unasked: that connection no longer speaks HTTP, and the client must not see it.
+                upstream?.handler.owner = nil
+                upstreamError(UpstreamError.unexpectedUpgrade)
+                return
+            }
             exchange?.upstreamStatus = Int(head.status.code)
             exchange?.upstreamKeepAlive = head.isKeepAlive
             let switching = head.status == .switchingProtocols && exchange?.upgrade != nil
@@ -325,13 +345,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
             exchange?.responseStatus = Int(head.status.code)
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             clientNeedsFlush = true
-            if action == .splice { splice() }
+            // A 101 is spliced at its `.end`, which the decoder delivers right after the head: splicing at the head
+            // would hand that `.end` to the glue as if it were bytes.
         case .body(let buffer):
             guard machine.responseBody() == .forwardResponse else { return }
             exchange?.bytesOut += buffer.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             clientNeedsFlush = true
         case .end:
+            if machine.state == .upgraded {
+                splice()
+                return
+            }
             carryOut(
                 machine.responseEnd(
                     upstreamKeepAlive: exchange?.upstreamKeepAlive ?? false,
@@ -436,6 +461,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
                 switch status {
                 case 504: .upstreamTimeout
                 case 413: .bodyTooLarge
+                case 400: .requestInvalid
                 default: .upstreamUnavailable
                 }
             writeLocal(answer, close: closeClient || !(exchange?.clientKeepAlive ?? false))
@@ -471,6 +497,30 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
     }
 
+    /// Answers while no request head arrived (the head timeout): NIO's pipelining handler accepts no response
+    /// without a request (a debug build traps), so the answer is written as bytes below the HTTP handlers, then the
+    /// connection is closed.
+    private func writeBeforeAnyRequest(_ answer: LocalAnswer) {
+        guard let context, var current = exchange else { return }
+        timer?.cancel()
+        current.responseStatus = answer.status
+        current.reason = answer.reason
+        current.bytesOut = answer.body.utf8.count
+        exchange = current
+        logExchange()
+        let head = answer.head(version: .http1_1, requestID: current.requestID, close: true)
+        var text = "HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)\r\n"
+        for (name, value) in head.headers { text += "\(name): \(value)\r\n" }
+        text += "\r\n" + answer.body
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            context.close(promise: nil)
+            return
+        }
+        encoder.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: text))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
     private func abortBoth() {
         timer?.cancel()
         if let upstream {
@@ -504,7 +554,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamOwner {
             } else {
                 beginExchange(version: .http1_1, method: .GET, path: "-")
                 _ = machine.requestHead(allowed: false, hasBody: true)
-                writeLocal(.requestTimeout, close: true)
+                writeBeforeAnyRequest(.requestTimeout)
             }
         case .connecting, .relaying:
             let quietFor = NIODeadline.now() - lastUpstreamActivity

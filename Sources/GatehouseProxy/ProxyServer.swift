@@ -111,7 +111,14 @@ public final class ProxyServer: Sendable {
 
     /// Stops accepting, lets in-flight requests finish for up to `grace` seconds, then closes what is left.
     public func shutdown(grace: Double) async {
-        let (quiescer, _) = state.withLockedValue { ($0.quiescer, $0.serverChannel) }
+        // Taken out of the state so that it is released here, while the event loops still run.
+        let quiescer = state.withLockedValue { state in
+            defer {
+                state.quiescer = nil
+                state.serverChannel = nil
+            }
+            return state.quiescer
+        }
         guard let quiescer else { return }
         let promise = group.next().makePromise(of: Void.self)
         quiescer.initiateShutdown(promise: promise)

@@ -39,8 +39,8 @@ struct RelayStateMachine {
         /// The exchange is over: end the response, return the upstream connection if `reuseUpstream`, and close
         /// the client connection if `closeClient`.
         case finish(reuseUpstream: Bool, closeClient: Bool)
-        /// Answer with a gateway error (502/504) and close the upstream connection; close the client connection
-        /// too if `closeClient`.
+        /// Answer with an error (502/504 for the upstream, 400/413 for the request) and close the upstream
+        /// connection; close the client connection too if `closeClient`.
         case failGateway(status: Int, closeClient: Bool)
         /// The response already started: the only honest signal left is closing both connections.
         case abort
@@ -145,6 +145,22 @@ struct RelayStateMachine {
             return .abort
         default:
             return .drop
+        }
+    }
+
+    /// The request's framing broke after its head (a bad chunk, say): 400 while nothing was answered yet,
+    /// otherwise closing is the only signal left. Either way the connection cannot be read any further.
+    mutating func requestInvalid() -> Action {
+        switch state {
+        case .idle, .discarding:
+            state = .closing
+            return .answerLocally(close: true)
+        case .connecting, .relaying(_, false):
+            state = .closing
+            return .failGateway(status: 400, closeClient: true)
+        case .relaying(_, true), .upgraded, .closing:
+            state = .closing
+            return .abort
         }
     }
 

@@ -14,13 +14,24 @@ enum Splicer {
             try upstreamOps.addHandler(upstreamGlue)
             try upstreamOps.removeHandler(context: upstreamOps.context(handlerType: UpstreamHandler.self), promise: nil)
             try upstreamOps.removeHandler(context: upstreamOps.context(handlerType: HTTPRequestEncoder.self), promise: nil)
-            try upstreamOps.removeHandler(
-                context: upstreamOps.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+            // Bytes the upstream sent right behind its 101 are handed on when the decoder leaves (later, on the
+            // loop): the glue flushes on read-complete only, so flush them here.
+            let decoder = try upstreamOps.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self)
+            let decoderRemoved = upstream.eventLoop.makePromise(of: Void.self)
+            decoderRemoved.futureResult.assumeIsolated().whenComplete { _ in client.flush() }
+            upstreamOps.removeHandler(context: decoder, promise: decoderRemoved)
             try clientOps.removeHandler(context: clientOps.context(handlerType: ProxyHandler.self), promise: nil)
             try clientOps.removeHandler(context: clientOps.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
             try clientOps.removeHandler(context: clientOps.context(handlerType: HTTPResponseEncoder.self), promise: nil)
             try clientOps.removeHandler(
                 context: clientOps.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+            // Header validators (present when outbound header validation is on) would read the bytes as HTTP parts.
+            if let validator = try? upstreamOps.context(handlerType: NIOHTTPRequestHeadersValidator.self) {
+                upstreamOps.removeHandler(context: validator, promise: nil)
+            }
+            if let validator = try? clientOps.context(handlerType: NIOHTTPResponseHeadersValidator.self) {
+                clientOps.removeHandler(context: validator, promise: nil)
+            }
         } catch {
             client.close(promise: nil)
             upstream.close(promise: nil)

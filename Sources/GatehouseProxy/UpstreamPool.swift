@@ -102,6 +102,7 @@ struct UpstreamError: Error, Equatable, CustomStringConvertible {
 
     static let tlsNotSupported = UpstreamError(description: "https upstreams are not supported yet")
     static let closed = UpstreamError(description: "the upstream closed the connection")
+    static let unexpectedUpgrade = UpstreamError(description: "the upstream switched protocols unasked")
 }
 
 /// What an upstream connection reports to the client connection that currently owns it.
@@ -116,7 +117,7 @@ protocol UpstreamOwner: AnyObject {
 
 /// The end of an upstream connection's pipeline: hands response parts to the owner, and withholds reads while the
 /// client cannot take more (backpressure).
-final class UpstreamHandler: ChannelDuplexHandler {
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -131,6 +132,15 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+    }
+
+    /// Leaves the pipeline (when spliced), passing on a read it was holding back.
+    func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        if pendingRead {
+            pendingRead = false
+            context.read()
+        }
+        context.leavePipeline(removalToken: removalToken)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

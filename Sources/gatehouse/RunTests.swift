@@ -1,5 +1,6 @@
 import ArgumentParser
 import GatehouseConfig
+import GatehouseProxy
 
 /// `gatehouse test`: run the policy tests written in routes.yaml.
 struct RunTests: AsyncParsableCommand {
@@ -7,12 +8,17 @@ struct RunTests: AsyncParsableCommand {
         commandName: "test",
         abstract: "Run the tests: section of routes.yaml against the policy.",
         discussion: """
-            Tokens are minted for each test with valid iss, aud, iat and exp. Where the file holds only public keys,
-            a fresh key of the same type is swapped in while the tests run. Exits 1 on any failure.
+            Each test is sent as a real HTTP request to Gatehouse, started on an ephemeral loopback port in front of
+            an embedded mock upstream that records what reaches it (--offline judges with the policy alone). Tokens
+            are minted for each test with valid iss, aud, iat and exp; where the file holds only public keys, a fresh
+            key of the same type is swapped in while the tests run. Exits 1 on any failure.
             """
     )
 
     @OptionGroup var options: ConfigOption
+
+    @Flag(help: "Judge each test with the policy alone, without starting the proxy and the mock upstream.")
+    var offline = false
 
     func run() async throws {
         let configuration: GatehouseConfiguration
@@ -25,8 +31,12 @@ struct RunTests: AsyncParsableCommand {
             printError("\(options.config): no tests: add a tests: section (see the README)")
             throw ExitCode(1)
         }
-        let runner = try await PolicyTestRunner(configuration: configuration)
-        let results = runner.run(now: currentTime())
+        let results: [PolicyTestRunner.Result]
+        if offline {
+            results = try await PolicyTestRunner(configuration: configuration).run(now: currentTime())
+        } else {
+            results = try await LiveTestRunner(configuration: configuration).run(now: { currentTime() })
+        }
         for result in results { print(result.line) }
         let failed = results.filter { !$0.passed }.count
         print("\(results.count - failed) passed, \(failed) failed")
