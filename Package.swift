@@ -1,6 +1,11 @@
 // swift-tools-version:6.2
 import PackageDescription
 
+/// CI builds with every warning as an error (`GATEHOUSE_WARNINGS_AS_ERRORS=1`, set by `.ci/run`); local builds do not,
+/// so work in progress still compiles.
+let strictSettings: [SwiftSetting] =
+    Context.environment["GATEHOUSE_WARNINGS_AS_ERRORS"] != nil ? [.treatAllWarnings(as: .error)] : []
+
 let package = Package(
     name: "gatehouse",
     platforms: [.macOS(.v14)],
@@ -24,7 +29,8 @@ let package = Package(
             name: "GatehousePolicy",
             dependencies: [
                 .product(name: "JWTKit", package: "jwt-kit")
-            ]
+            ],
+            swiftSettings: strictSettings
         ),
         // Key material: PEM and JWKS files, environment secrets, fresh keys and token minting for tests.
         .target(
@@ -34,7 +40,8 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: strictSettings
         ),
         // routes.yaml -> validated configuration, policy tests, explain.
         .target(
@@ -43,7 +50,8 @@ let package = Package(
                 "GatehousePolicy",
                 "GatehouseKeys",
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            swiftSettings: strictSettings
         ),
         // The NIO data path: server channel, upstream pool, header policy, local answers, access log.
         .target(
@@ -58,7 +66,8 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "gatehouse",
@@ -70,16 +79,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "GatehouseBench",
             dependencies: ["GatehouseConfig", "GatehouseKeys", "GatehousePolicy"],
-            path: "Benchmarks/GatehouseBench"
+            path: "Benchmarks/GatehouseBench",
+            swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatehousePolicyTests",
-            dependencies: ["GatehousePolicy", "GatehouseKeys"]
+            dependencies: ["GatehousePolicy", "GatehouseKeys"],
+            swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatehouseProxyTests",
@@ -89,11 +101,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatehouseConfigTests",
-            dependencies: ["GatehouseConfig", "GatehousePolicy", "GatehouseKeys"]
+            dependencies: ["GatehouseConfig", "GatehousePolicy", "GatehouseKeys"],
+            swiftSettings: strictSettings
         ),
     ]
 )

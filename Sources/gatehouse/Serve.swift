@@ -28,6 +28,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level for operational messages (trace, debug, info, notice, warning, error).")
     var logLevel: String = "info"
 
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads: Int = System.coreCount
+
+    @Flag(help: "Do not write the access log.")
+    var noAccessLog = false
+
     func run() async throws {
         LoggingSetup.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
         let configuration: GatehouseConfiguration
@@ -52,11 +58,12 @@ struct Serve: AsyncParsableCommand {
         guard let (host, port) = splitHostPort(listen ?? configuration.listen) else {
             throw ValidationError("--listen must be HOST:PORT")
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let logger = Logger(label: "gatehouse")
+        var accessLogger = Logger(label: "gatehouse.access")
+        if noAccessLog { accessLogger.logLevel = .critical }
         let server = ProxyServer(
-            store: ConfigurationStore(snapshot), group: group, logger: logger,
-            accessLogger: Logger(label: "gatehouse.access"))
+            store: ConfigurationStore(snapshot), group: group, logger: logger, accessLogger: accessLogger)
         let service = ProxyService(
             server: server, host: host, port: port, grace: configuration.server.timeouts.shutdownGrace)
         let serviceGroup = ServiceGroup(

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Gatehouse vs nginx as a reverse proxy, side by side, same machine, same load.
+#
+#   Benchmarks/proxy/run.sh            # 10 s per case
+#   DURATION=30 CONNECTIONS=64 Benchmarks/proxy/run.sh
+#
+# Layout: the proxy under test is pinned to CPU 0 (taskset); the upstream (nginx `return 200`) and the load
+# generator (wrk) share CPU 1. Cases:
+#   nginx     plain proxy_pass with upstream keep-alive, no auth
+#   gatehouse RS256 route, valid token on every request (the same token, as real clients reuse theirs)
+#   gatehouse the same route without a token: local 401, never relayed
+#   gatehouse a public route: relay only, no token check
+# For each: requests/s, p50 and p99 latency, and CPU microseconds per request of the proxy process (from
+# /proc/PID/stat), plus the ratio against nginx. Access logs are off for both proxies. Needs nginx, wrk, openssl
+# (Debian: apt-get install -y nginx wrk openssl). Every run is bounded by DURATION and stops by itself.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+UPSTREAM_PORT=18180
+NGINX_PORT=18181
+GATEHOUSE_PORT=18182
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]:-}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for tool in nginx wrk openssl taskset; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx wrk openssl util-linux" >&2; exit 1; }
+done
+
+GATEHOUSE=${GATEHOUSE:-$ROOT/.build/release/gatehouse}
+if [ ! -x "$GATEHOUSE" ]; then
+    echo "building gatehouse (release)..." >&2
+    (cd "$ROOT" && swift build -c release --product gatehouse >&2)
+fi
+
+mkdir -p "$WORK/logs"
+cat > "$WORK/upstream.conf" <<CONF
+worker_processes 1;
+pid $WORK/upstream.pid;
+error_log $WORK/logs/upstream-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server { listen 127.0.0.1:$UPSTREAM_PORT; keepalive_requests 1000000; location / { return 200 "ok\n"; } }
+}
+CONF
+cat > "$WORK/proxy.conf" <<CONF
+worker_processes 1;
+pid $WORK/proxy.pid;
+error_log $WORK/logs/proxy-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        keepalive_requests 1000000;
+        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+CONF
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/issuer.key" 2>/dev/null
+openssl pkey -in "$WORK/issuer.key" -pubout -out "$WORK/issuer.pub.pem"
+cat > "$WORK/routes.yaml" <<CONF
+listen: 127.0.0.1:$GATEHOUSE_PORT
+upstream: http://127.0.0.1:$UPSTREAM_PORT
+tokens:
+  issuers:
+    - issuer: https://bench.example/
+      audience: bench
+      algorithms: [RS256]
+      pem_file: issuer.pub.pem
+routes:
+  - path: /public/**
+    public: true
+  - path: /api/**
+    scopes: [bench:read]
+CONF
+TOKEN=$("$GATEHOUSE" token --config "$WORK/routes.yaml" --key "$WORK/issuer.key" --scopes bench:read --ttl 1h)
+
+taskset -c 1 nginx -p "$WORK" -c "$WORK/upstream.conf" -g "daemon off;" & PIDS+=($!)
+sleep 0.5
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run NAME PID URL [HEADER]
+run() {
+    local name=$1 pid=$2 url=$3 header=${4:-}
+    local args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency)
+    [ -n "$header" ] && args+=(-H "$header")
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s ${header:+-H "$header"} "$url" >/dev/null 2>&1 || true
+    local before after
+    before=$(cpu_ticks "$pid")
+    local out
+    out=$(taskset -c 1 wrk "${args[@]}" "$url")
+    after=$(cpu_ticks "$pid")
+    local requests rps p50 p99 non2xx
+    requests=$(echo "$out" | awk '/requests in/ {print $1}')
+    rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    local hz; hz=$(getconf CLK_TCK)
+    local us; us=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }')
+    printf "%-34s %10s %9s %9s %10s %9s\n" "$name" "$rps" "$p50" "$p99" "$us" "${non2xx:-0}"
+    echo "$rps" > "$WORK/rps-${name// /_}"
+}
+
+echo "Gatehouse proxy benchmark: $(nproc) cores, ${DURATION}s per case, $CONNECTIONS connections, proxy on CPU 0"
+printf "%-34s %10s %9s %9s %10s %9s\n" "case" "req/s" "p50" "p99" "CPU us/req" "non-2xx"
+
+taskset -c 0 nginx -p "$WORK" -c "$WORK/proxy.conf" -g "daemon off;" & NGINX_PID=$!; PIDS+=($NGINX_PID)
+sleep 0.5
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+run "nginx proxy_pass" "$NGINX_WORKER" "http://127.0.0.1:$NGINX_PORT/api/orders"
+kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
+
+(cd "$WORK" && exec taskset -c 0 "$GATEHOUSE" serve --config routes.yaml --threads 1 --no-access-log --log-level error) & GH_PID=$!; PIDS+=($GH_PID)
+sleep 1
+run "gatehouse RS256 token" "$GH_PID" "http://127.0.0.1:$GATEHOUSE_PORT/api/orders" "Authorization: Bearer $TOKEN"
+run "gatehouse no token (local 401)" "$GH_PID" "http://127.0.0.1:$GATEHOUSE_PORT/api/orders"
+run "gatehouse public route" "$GH_PID" "http://127.0.0.1:$GATEHOUSE_PORT/public/x"
+
+nginx_rps=$(cat "$WORK/rps-nginx_proxy_pass")
+gh_rps=$(cat "$WORK/rps-gatehouse_RS256_token")
+echo
+awk -v g="$gh_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio gatehouse (RS256 token) / nginx proxy_pass: %.2f\n", g / n }'
