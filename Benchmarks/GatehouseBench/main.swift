@@ -26,7 +26,7 @@ func measure(seconds: Double = 1.0, _ body: () -> Void) -> Double {
 }
 
 func report(_ name: String, _ perSecond: Double) {
-    let padded = name.padding(toLength: 44, withPad: " ", startingAt: 0)
+    let padded = name + String(repeating: " ", count: max(0, 44 - name.count))
     let rate = String(Int(perSecond.rounded()))
     let nanos = String(format1(1e9 / perSecond))
     print("\(padded) \(String(repeating: " ", count: max(0, 12 - rate.count)))\(rate)/s  \(String(repeating: " ", count: max(0, 10 - nanos.count)))\(nanos) ns/op")

@@ -130,7 +130,11 @@ struct DocumentParser {
 
     func upstreamURL(_ node: Node, _ what: String) -> String? {
         guard let value = reader.string(node, what) else { return nil }
-        for scheme in ["http://", "https://"] where value.lowercased().hasPrefix(scheme) {
+        if value.lowercased().hasPrefix("https://") {
+            reader.error(node, "\(what): https upstreams are not supported yet; use http:// (TLS to upstreams is planned)")
+            return nil
+        }
+        for scheme in ["http://"] where value.lowercased().hasPrefix(scheme) {
             let rest = value.dropFirst(scheme.count)
             let authority = rest.prefix { $0 != "/" }
             let path = rest.dropFirst(authority.count)
@@ -138,7 +142,7 @@ struct DocumentParser {
                 return value
             }
         }
-        reader.error(node, "\(what) must be an http:// or https:// URL with a host and optional port, e.g. http://127.0.0.1:3000")
+        reader.error(node, "\(what) must be an http:// URL with a host and optional port, e.g. http://127.0.0.1:3000")
         return nil
     }
 
@@ -345,7 +349,12 @@ struct DocumentParser {
             reader.error(spec.sourceNode, "no usable key for issuer '\(spec.policy.issuer)'")
             return nil
         }
-        let configuration = IssuerConfiguration(policy: spec.policy, keys: keys)
+        let keyFile: String?
+        switch spec.source {
+        case .pemFile(let path), .jwksFile(let path): keyFile = path
+        case .secretEnv: keyFile = nil
+        }
+        let configuration = IssuerConfiguration(policy: spec.policy, keys: keys, keyFile: keyFile)
         do {
             return (configuration, try await configuration.verificationKeys())
         } catch {

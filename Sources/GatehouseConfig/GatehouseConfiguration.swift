@@ -21,6 +21,9 @@ public struct GatehouseConfiguration: Sendable {
     public let server: ServerSettings
     /// The policy tests written in the file.
     public let tests: [PolicyTestCase]
+    /// Every file the configuration was read from: the YAML file and the key files it names.
+    public var files: [String] { [file] + issuers.compactMap(\.keyFile) }
+
     /// Warnings about weak choices (an issuer without audience check, a short HMAC secret, a public hole in a
     /// protected area).
     public let warnings: [Diagnostic]
@@ -42,6 +45,15 @@ public struct IssuerConfiguration: Sendable {
     public let policy: IssuerPolicy
     /// The keys.
     public let keys: [Key]
+    /// The file the keys were read from (`pem_file`, `jwks_file`), watched for changes by `serve`.
+    public let keyFile: String?
+
+    /// Creates an issuer configuration.
+    public init(policy: IssuerPolicy, keys: [Key], keyFile: String? = nil) {
+        self.policy = policy
+        self.keys = keys
+        self.keyFile = keyFile
+    }
 
     /// Verification keys: one per key and allowed algorithm of its kind.
     public func verificationKeys() async throws -> [VerificationKey] {

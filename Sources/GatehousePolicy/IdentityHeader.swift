@@ -45,7 +45,7 @@ public struct IdentityHeader: Sendable, Equatable {
             }
         }
         guard let value else { return nil }
-        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
             throw TokenError(.claimInvalid, "a claim contains control characters")
         }
         return value

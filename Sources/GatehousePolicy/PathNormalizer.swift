@@ -5,8 +5,8 @@
 ///    untouched, but may not contain a raw `#`, controls, spaces or non-ASCII bytes.
 /// 2. Refused in the path (400): controls, space, non-ASCII, `\`, `#`, `;`, and characters RFC 3986 does not allow
 ///    in a path (`"<>[]^`{|}`); a `%` not followed by two hex digits; encoded `/`, `\`, `;`, `?`, `#`, NUL or
-///    controls; `%25` followed by an escape of those, of `.` or of `%` (double encoding); `.` and `..` segments,
-///    raw or encoded.
+///    controls; `%25` followed by two hex digits (double encoding of anything); `.` and `..` segments, raw or
+///    encoded.
 /// 3. Escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded; every other escape is kept with
 ///    upper-case hex digits; runs of `/` become one.
 public enum PathNormalizer {
@@ -70,13 +70,12 @@ public enum PathNormalizer {
                 } else if isDangerous(value) {
                     throw .encodedSeparator
                 } else {
-                    if value == UInt8(ascii: "%"), index + 4 < raw.count,
-                        let high2 = hexValue(raw[index + 3]), let low2 = hexValue(raw[index + 4])
+                    // `%25` followed by two hex digits reads as a different character to a server that decodes
+                    // twice (`%2561dmin` is `/admin` there): refused whatever the inner character.
+                    if value == UInt8(ascii: "%"), index + 4 < raw.count, hexValue(raw[index + 3]) != nil,
+                        hexValue(raw[index + 4]) != nil
                     {
-                        let inner = high2 << 4 | low2
-                        if isDangerous(inner) || inner == UInt8(ascii: ".") || inner == UInt8(ascii: "%") {
-                            throw .doubleEncoding
-                        }
+                        throw .doubleEncoding
                     }
                     out.append(UInt8(ascii: "%"))
                     out.append(hexDigit(value >> 4))
@@ -113,8 +112,8 @@ public enum PathNormalizer {
     }
 
     /// Fully percent-decodes one normalised segment (safe: separators were refused before), for comparing a
-    /// captured `{param}` with a claim.
-    public static func decodeSegment(_ segment: Substring) -> String {
+    /// captured `{param}` with a claim; `nil` when the bytes are not valid UTF-8 (so they match no claim).
+    public static func decodeSegment(_ segment: Substring) -> String? {
         guard segment.utf8.contains(UInt8(ascii: "%")) else { return String(segment) }
         let bytes = Array(segment.utf8)
         var out = [UInt8]()
@@ -130,6 +129,6 @@ public enum PathNormalizer {
                 index += 1
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return String(validating: out, as: UTF8.self)
     }
 }

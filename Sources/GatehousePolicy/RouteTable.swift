@@ -20,7 +20,7 @@ public struct RouteTable: Sendable {
         public let index: Int
         /// The route.
         public let route: Route
-        /// Parameter name → percent-decoded value.
+        /// Parameter name → percent-decoded value (absent when the bytes are not valid UTF-8).
         public let parameters: [String: String]
     }
 

@@ -252,7 +252,9 @@ enum HeaderPolicy {
                 result.add(name: name, value: value)
                 continue
             }
-            if hopByHop.contains(lower) && lower != "transfer-encoding" && lower != "proxy-authenticate" { continue }
+            // Transfer-Encoding goes too: Gatehouse re-frames the body for its client (chunked for HTTP/1.1,
+            // close-delimited for HTTP/1.0), so the upstream's framing header would lie.
+            if hopByHop.contains(lower) && lower != "proxy-authenticate" { continue }
             if nominated.contains(lower) || lower == "x-request-id" { continue }
             result.add(name: name, value: value)
         }

@@ -214,7 +214,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
         let upgrade = head.headers.first(name: "upgrade")
-        let wantsUpgrade = upgrade != nil && nominated.contains("upgrade")
+        // Only WebSocket is spliced: other upgrades (h2c above all) would carry requests Gatehouse never judged.
+        let wantsUpgrade = upgrade?.lowercased() == "websocket" && nominated.contains("upgrade")
         // NIO's request decoder stops parsing after an upgrade request, so unless it is spliced, the connection
         // ends with this exchange.
         if wantsUpgrade { exchange!.clientKeepAlive = false }
@@ -340,7 +341,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             response.version = exchange?.version ?? .http1_1
             response.headers = HeaderPolicy.sanitizeResponse(
                 head.headers, requestID: exchange?.requestID ?? "-", keepUpgrade: switching)
-            let keepAlive = exchange?.clientKeepAlive ?? false
+            var keepAlive = exchange?.clientKeepAlive ?? false
+            if keepAlive, response.version.minor == 0, !response.headers.contains(name: "content-length"),
+                response.status.mayHaveResponseBody, exchange?.method != .HEAD
+            {
+                // An HTTP/1.0 client cannot take chunks: without a length, only closing ends the body.
+                keepAlive = false
+                exchange?.clientKeepAlive = false
+            }
             if !keepAlive && !switching { response.headers.replaceOrAdd(name: "Connection", value: "close") }
             exchange?.responseStatus = Int(head.status.code)
             context.write(wrapOutboundOut(.head(response)), promise: nil)

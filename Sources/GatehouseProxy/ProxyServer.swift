@@ -51,14 +51,6 @@ public final class ProxyServer: Sendable {
     @discardableResult
     public func start(host: String, port: Int) async throws -> SocketAddress {
         let quiescer = ServerQuiescingHelper(group: group)
-        let limits = store.snapshot.configuration.server.limits
-        let decoderLimits = {
-            var configuration = NIOHTTPDecoderLimitConfiguration()
-            configuration.maxHeaderListSize = limits.maxHeadBytes
-            configuration.maxHeaderFieldSize = limits.maxHeadBytes
-            configuration.maxHeaderFieldCount = limits.maxHeaders + 1
-            return configuration
-        }()
         let store = self.store
         let connectTimeout = TimeAmount.nanoseconds(Int64(store.snapshot.configuration.server.timeouts.connect * 1e9))
         let environment = self.environment
@@ -90,6 +82,12 @@ public final class ProxyServer: Sendable {
                     let id = ObjectIdentifier(channel)
                     state.withLockedValue { $0.clients[id] = channel }
                     channel.closeFuture.whenComplete { _ in _ = state.withLockedValue { $0.clients.removeValue(forKey: id) } }
+                    // Limits come from the configuration in force when the connection opens (reloads apply).
+                    let limits = store.snapshot.configuration.server.limits
+                    var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+                    decoderLimits.maxHeaderListSize = limits.maxHeadBytes
+                    decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
+                    decoderLimits.maxHeaderFieldCount = limits.maxHeaders + 1
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
                         withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),

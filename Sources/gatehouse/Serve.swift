@@ -13,7 +13,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Every request is judged by routes.yaml: local 400/401/403 answers never reach the upstream; allowed
             requests are relayed with the caller's identity in headers. One JSON access-log line per request goes to
-            standard output. SIGTERM or SIGINT stops accepting, lets in-flight requests finish, then exits 0.
+            standard output. Edits to routes.yaml (or its key files) and SIGHUP reload it safely: the new file takes
+            effect only if it is valid and its tests pass. SIGTERM or SIGINT stops accepting, lets in-flight requests
+            finish, then exits 0.
             """
     )
 
@@ -62,13 +64,15 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "gatehouse")
         var accessLogger = Logger(label: "gatehouse.access")
         if noAccessLog { accessLogger.logLevel = .critical }
-        let server = ProxyServer(
-            store: ConfigurationStore(snapshot), group: group, logger: logger, accessLogger: accessLogger)
+        let store = ConfigurationStore(snapshot)
+        let server = ProxyServer(store: store, group: group, logger: logger, accessLogger: accessLogger)
         let service = ProxyService(
             server: server, host: host, port: port, grace: configuration.server.timeouts.shutdownGrace)
+        let reloader = ConfigurationReloader(
+            path: options.config, store: store, upstreamOverride: upstream, logger: logger)
         let serviceGroup = ServiceGroup(
-            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
-            logger: logger)
+            services: [service, ReloadService(reloader: reloader)], gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [], logger: logger)
         do {
             try await serviceGroup.run()
         } catch {
