@@ -1,3 +1,4 @@
+import Crypto
 import FoundationEssentials
 import GatehouseKeys
 import GatehousePolicy
@@ -69,9 +70,17 @@ public struct ConfigurationLoader: Sendable {
             verifier: TokenVerifier(issuers: issuers.map(\.policy), maxTokenBytes: parsed.maxTokenBytes),
             identityHeaders: parsed.identityHeaders, cache: TokenCache(capacity: parsed.cacheSize))
         return GatehouseConfiguration(
-            file: file, listen: parsed.listen, upstream: parsed.upstream, admin: parsed.admin, issuers: issuers,
+            file: file, contentHash: Self.hash(yaml), listen: parsed.listen, upstream: parsed.upstream, admin: parsed.admin, issuers: issuers,
             policy: policy, keys: KeySet(keysByIssuer: keysByIssuer), server: parsed.server, tests: parsed.tests,
             warnings: Self.sorted(reader.diagnostics))
+    }
+
+    private static func hash(_ text: String) -> String {
+        let digest = SHA256.hash(data: Array(text.utf8))
+        return digest.prefix(8).map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
     }
 
     private static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {

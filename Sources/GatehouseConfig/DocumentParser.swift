@@ -350,11 +350,13 @@ struct DocumentParser {
             return nil
         }
         let keyFile: String?
+        let sourceKind: String
         switch spec.source {
-        case .pemFile(let path), .jwksFile(let path): keyFile = path
-        case .secretEnv: keyFile = nil
+        case .pemFile(let path): (keyFile, sourceKind) = (path, "pem_file")
+        case .jwksFile(let path): (keyFile, sourceKind) = (path, "jwks_file")
+        case .secretEnv: (keyFile, sourceKind) = (nil, "secret_env")
         }
-        let configuration = IssuerConfiguration(policy: spec.policy, keys: keys, keyFile: keyFile)
+        let configuration = IssuerConfiguration(policy: spec.policy, keys: keys, keyFile: keyFile, sourceKind: sourceKind)
         do {
             return (configuration, try await configuration.verificationKeys())
         } catch {

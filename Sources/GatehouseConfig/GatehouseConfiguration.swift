@@ -5,6 +5,8 @@ public import GatehousePolicy
 public struct GatehouseConfiguration: Sendable {
     /// The file it was read from, as named.
     public let file: String
+    /// SHA-256 of the file's bytes (hex, first 16 digits): which version is loaded, for metrics and logs.
+    public let contentHash: String
     /// The proxy listener. Default `127.0.0.1:8080`.
     public let listen: String
     /// The default upstream (`http://host:port`); required by `serve`.
@@ -47,12 +49,15 @@ public struct IssuerConfiguration: Sendable {
     public let keys: [Key]
     /// The file the keys were read from (`pem_file`, `jwks_file`), watched for changes by `serve`.
     public let keyFile: String?
+    /// Where the keys come from: `pem_file`, `jwks_file` or `secret_env`.
+    public let sourceKind: String
 
     /// Creates an issuer configuration.
-    public init(policy: IssuerPolicy, keys: [Key], keyFile: String? = nil) {
+    public init(policy: IssuerPolicy, keys: [Key], keyFile: String? = nil, sourceKind: String = "configured") {
         self.policy = policy
         self.keys = keys
         self.keyFile = keyFile
+        self.sourceKind = sourceKind
     }
 
     /// Verification keys: one per key and allowed algorithm of its kind.

@@ -28,7 +28,8 @@ public struct TestKeys: Sendable {
             strangers[issuer.policy.issuer] = try await TokenMinter(
                 key: try KeyMaterial.generate(first.material.kind), algorithm: algorithm, kid: first.kid)
             let swapped = IssuerConfiguration(
-                policy: issuer.policy, keys: [IssuerConfiguration.Key(kid: first.kid, algorithm: algorithm, material: material)])
+                policy: issuer.policy, keys: [IssuerConfiguration.Key(kid: first.kid, algorithm: algorithm, material: material)],
+                sourceKind: "test")
             keysByIssuer[issuer.policy.issuer] = try await swapped.verificationKeys()
         }
         return TestKeys(keySet: KeySet(keysByIssuer: keysByIssuer, generation: .max), minters: minters, strangers: strangers)

@@ -85,6 +85,11 @@ public final class ConfigurationReloader: Sendable {
         store.replace(with: snapshot)
         seen.withLock { $0 = Self.contents(of: configuration.files) }
         counts.withLock { $0.applied += 1 }
+        GatehouseMetrics.recordReload(outcome: "applied")
+        GatehouseMetrics.recordConfiguration(hash: configuration.contentHash, previous: old.configuration.contentHash)
+        for issuer in configuration.issuers {
+            GatehouseMetrics.recordKeyLoad(issuer: issuer.policy.issuer, source: issuer.sourceKind, outcome: "loaded")
+        }
         let summary = Self.summary(from: old.configuration, to: configuration)
         for warning in configuration.warnings { logger.warning("\(warning.description)") }
         if configuration.listen != old.configuration.listen {
@@ -96,6 +101,7 @@ public final class ConfigurationReloader: Sendable {
 
     private func reject(_ problems: [String], reason: String) -> Outcome {
         counts.withLock { $0.rejected += 1 }
+        GatehouseMetrics.recordReload(outcome: "rejected")
         for problem in problems { logger.error("\(problem)") }
         logger.error("configuration reload refused (\(reason)); the running configuration stays in force")
         return .rejected(problems: problems)

@@ -1,3 +1,4 @@
+import FoundationEssentials
 public import GatehouseConfig
 public import GatehousePolicy
 import Synchronization
@@ -17,6 +18,15 @@ public final class ConfigurationStore: Sendable {
         let routeUpstreams: [String: UpstreamAddress]
         /// Folded names of the identity headers, for stripping client copies.
         let identityNames: Set<String>
+        /// When the keys were loaded (seconds since 1970), for the key-age metric.
+        public let keysLoadedAt: Double
+
+        /// Whether every issuer has at least one key, and if not which lacks them.
+        public var readiness: (ready: Bool, detail: String) {
+            let missing = configuration.issuers.map(\.policy.issuer).filter { (keys.keysByIssuer[$0] ?? []).isEmpty }
+            if missing.isEmpty { return (true, "configuration loaded; keys for \(configuration.issuers.count) issuer(s)") }
+            return (false, "no keys yet for \(missing.joined(separator: ", "))")
+        }
 
         /// Prepares a snapshot; fails when an upstream URL cannot be used.
         ///
@@ -43,6 +53,7 @@ public final class ConfigurationStore: Sendable {
             }
             self.routeUpstreams = routeUpstreams
             self.identityNames = Set(configuration.policy.identityHeaders.map { HeaderPolicy.fold($0.name) })
+            self.keysLoadedAt = Date().timeIntervalSince1970
         }
 
         /// Where a request allowed through `route` goes.

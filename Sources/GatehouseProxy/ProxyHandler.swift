@@ -465,6 +465,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 upstream.channel.close(promise: nil)
             }
             buffered.removeAll()
+            if status != 413, let address = exchange?.upstream {
+                GatehouseMetrics.recordUpstreamError(address.description, kind: status == 504 ? "timeout" : "unavailable")
+            }
             let answer: LocalAnswer =
                 switch status {
                 case 504: .upstreamTimeout
@@ -531,6 +534,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func abortBoth() {
         timer?.cancel()
+        if let address = exchange?.upstream, upstream != nil {
+            GatehouseMetrics.recordUpstreamError(address.description, kind: "aborted")
+        }
         if let upstream {
             self.upstream = nil
             upstream.handler.owner = nil
@@ -614,6 +620,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         if let address = current.upstream { metadata[LogKeys.upstream] = .string(address.description) }
         logger.info("request", metadata: metadata)
+        GatehouseMetrics.recordRequest(
+            route: current.routeID, status: current.responseStatus, reason: current.reason,
+            nanoseconds: (now - current.start).nanoseconds)
+        if let start = current.upstreamStart, let address = current.upstream, current.upstreamStatus != nil {
+            GatehouseMetrics.recordUpstream(address.description, nanoseconds: (now - start).nanoseconds)
+        }
     }
 
     private static func newRequestID() -> String {

@@ -81,7 +81,11 @@ public final class ProxyServer: Sendable {
                     }
                     let id = ObjectIdentifier(channel)
                     state.withLockedValue { $0.clients[id] = channel }
-                    channel.closeFuture.whenComplete { _ in _ = state.withLockedValue { $0.clients.removeValue(forKey: id) } }
+                    GatehouseMetrics.connectionOpened()
+                    channel.closeFuture.whenComplete { _ in
+                        GatehouseMetrics.connectionClosed()
+                        _ = state.withLockedValue { $0.clients.removeValue(forKey: id) }
+                    }
                     // Limits come from the configuration in force when the connection opens (reloads apply).
                     let limits = store.snapshot.configuration.server.limits
                     var decoderLimits = NIOHTTPDecoderLimitConfiguration()

@@ -1,9 +1,12 @@
 import ArgumentParser
 import GatehouseConfig
 import GatehouseProxy
+import FoundationEssentials
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 
 /// `gatehouse serve`: the proxy.
@@ -38,6 +41,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSetup.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let configuration: GatehouseConfiguration
         do {
             configuration = try await loadConfiguration(options.config)
@@ -70,9 +75,28 @@ struct Serve: AsyncParsableCommand {
             server: server, host: host, port: port, grace: configuration.server.timeouts.shutdownGrace)
         let reloader = ConfigurationReloader(
             path: options.config, store: store, upstreamOverride: upstream, logger: logger)
+        GatehouseMetrics.recordConfiguration(hash: configuration.contentHash, previous: nil)
+        for issuer in configuration.issuers {
+            GatehouseMetrics.recordKeyLoad(issuer: issuer.policy.issuer, source: issuer.sourceKind, outcome: "loaded")
+        }
+        var services: [any Service] = [service, ReloadService(reloader: reloader)]
+        if let admin = configuration.admin, let (adminHost, adminPort) = splitHostPort(admin) {
+            let probes = AdminServer.Probes(
+                readiness: { store.snapshot.readiness },
+                metrics: {
+                    let snapshot = store.snapshot
+                    GatehouseMetrics.observe(cache: snapshot.configuration.policy.cache)
+                    let age = Date().timeIntervalSince1970 - snapshot.keysLoadedAt
+                    for issuer in snapshot.configuration.issuers {
+                        GatehouseMetrics.observeKeyAge(issuer: issuer.policy.issuer, seconds: age)
+                    }
+                    return registry.emitToString()
+                })
+            services.append(
+                AdminService(server: AdminServer(group: group, probes: probes, logger: logger), host: adminHost, port: adminPort))
+        }
         let serviceGroup = ServiceGroup(
-            services: [service, ReloadService(reloader: reloader)], gracefulShutdownSignals: [.sigterm, .sigint],
-            cancellationSignals: [], logger: logger)
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {
             try await serviceGroup.run()
         } catch {
@@ -90,4 +114,17 @@ func splitHostPort(_ text: String) -> (String, Int)? {
     var host = String(text[..<colon])
     if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
     return host.isEmpty ? nil : (host, port)
+}
+
+/// Runs the admin listener until shutdown.
+struct AdminService: Service {
+    let server: AdminServer
+    let host: String
+    let port: Int
+
+    func run() async throws {
+        let channel = try await server.start(host: host, port: port)
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
 }
