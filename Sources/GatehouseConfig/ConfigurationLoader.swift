@@ -83,6 +83,35 @@ public struct ConfigurationLoader: Sendable {
         }.joined()
     }
 
+    /// Where `key` appears again in the same block mapping (same indentation, before the mapping ends) or later on
+    /// the same line (a flow mapping); the first position when it cannot be found.
+    static func secondOccurrence(of key: String, after first: (Int, Int), in text: String) -> (Int, Int) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let (firstLine, firstColumn) = first
+        guard !key.isEmpty, firstLine >= 1, firstLine <= lines.count else { return first }
+        let sameLine = Array(lines[firstLine - 1])
+        if firstColumn < sameLine.count {
+            let rest = String(sameLine[firstColumn...])
+            if let range = rest.range(of: key + ":") ?? rest.range(of: "\"\(key)\":") {
+                return (firstLine, firstColumn + rest.distance(from: rest.startIndex, to: range.lowerBound) + 1)
+            }
+        }
+        let indent = firstColumn - 1
+        for index in firstLine..<lines.count {
+            let line = lines[index]
+            let content = line.drop { $0 == " " }
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            let lineIndent = line.count - content.count
+            let item = content.hasPrefix("- ") ? content.dropFirst(2) : content
+            let itemIndent = content.hasPrefix("- ") ? lineIndent + 2 : lineIndent
+            if itemIndent < indent || (content.hasPrefix("- ") && itemIndent == indent) { break }
+            if itemIndent == indent, item.hasPrefix(key + ":") || item.hasPrefix(key + " :") || item.hasPrefix("\"\(key)\":") {
+                return (index + 1, indent + 1)
+            }
+        }
+        return first
+    }
+
     private static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
         diagnostics.enumerated().sorted { a, b in
             (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
@@ -95,9 +124,13 @@ public struct ConfigurationLoader: Sendable {
             .composer(_, let problem, let mark, _):
             return Diagnostic(file: file, line: mark.line, column: mark.column, severity: .error, message: "YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
+            // The parser marks the first copy; the user usually means to keep that one, so point at the second.
+            let (line, column) = secondOccurrence(
+                of: duplicates.first ?? "", after: (context.mark.line, context.mark.column), in: context.text)
+            let first = "\(context.mark.line):\(context.mark.column)"
             return Diagnostic(
-                file: file, line: context.mark.line, column: context.mark.column, severity: .error,
-                message: "duplicate key '\(duplicates.joined(separator: "', '"))' in a mapping")
+                file: file, line: line, column: column, severity: .error,
+                message: "duplicate key '\(duplicates.joined(separator: "', '"))' in a mapping (first at \(file):\(first))")
         default:
             return Diagnostic(file: file, line: 1, column: 1, severity: .error, message: "YAML: \(error)")
         }

@@ -1,0 +1,180 @@
+import GatehouseKeys
+import GatehousePolicy
+import Testing
+
+/// The verified-token cache saves signature checks and nothing else: it never turns an invalid token valid, never
+/// outlives a token's `exp`, and is never reused under other keys.
+struct TokenCacheTests {
+    private static func policy(_ fixture: IssuerFixture, cache: TokenCache) throws -> Policy {
+        Policy(
+            routes: try RouteTable([
+                Route(id: "me", pattern: try PathPattern("/me"), access: .require(Requirement())),
+                Route(id: "admin", pattern: try PathPattern("/admin/**"), access: .require(Requirement(roles: .anyOf(["admin"])))),
+            ]),
+            verifier: fixture.verifier, cache: cache)
+    }
+
+    private static func decide(_ policy: Policy, _ token: String, keys: KeySet, at now: Double, target: String = "/me") -> Decision {
+        policy.decide(method: "GET", target: target, credential: .authorization([Substring("Bearer " + token)]), keys: keys, now: now)
+    }
+
+    private static func flipSignatureBit(_ token: String) throws -> String {
+        var parts = Forge.parts(token)
+        var signature = try #require(Base64URL.decode(Array(parts[2].utf8)))
+        signature[0] ^= 0x01
+        parts[2] = Base64URL.encode(signature)
+        return parts.joined(separator: ".")
+    }
+
+    @Test("a reused token is served from the cache")
+    func hits() async throws {
+        let fixture = try await IssuerFixture.make()
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint()
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 1).status == 200)
+        #expect(cache.statistics.count == 1)
+        #expect(cache.statistics.hits == 1)
+    }
+
+    @Test("a cached token stops being accepted once it has expired")
+    func cachedTokenExpires() async throws {
+        let fixture = try await IssuerFixture.make(leeway: 30)
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint(["exp": .number(testNow + 60)])
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 59).status == 200)
+        #expect(cache.statistics.hits == 1)
+        let late = Self.decide(policy, token, keys: fixture.keys, at: testNow + 60 + 31)
+        #expect(late.status == 401)
+        #expect(late.reason.label == "token_expired")
+    }
+
+    @Test("with no leeway, a cached token is refused one second after exp")
+    func cachedTokenExpiresWithoutLeeway() async throws {
+        let fixture = try await IssuerFixture.make(leeway: 0)
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint(["exp": .number(testNow + 60)])
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 61).reason.label == "token_expired")
+    }
+
+    @Test(
+        "the cache never changes an answer: cached and uncached policies agree at every moment",
+        arguments: [0.0, 1, 59, 60, 61, 89, 90, 91, 3600])
+    func cacheNeverChangesAnswer(offset: Double) async throws {
+        let fixture = try await IssuerFixture.make(leeway: 30)
+        let cached = try Self.policy(fixture, cache: TokenCache(capacity: 100))
+        let uncached = try Self.policy(fixture, cache: TokenCache(capacity: 0))
+        let token = try fixture.mint(["exp": .number(testNow + 60)])
+        // Warm the cache at issue time.
+        #expect(Self.decide(cached, token, keys: fixture.keys, at: testNow).status == 200)
+        let a = Self.decide(cached, token, keys: fixture.keys, at: testNow + offset)
+        let b = Self.decide(uncached, token, keys: fixture.keys, at: testNow + offset)
+        #expect(a.status == b.status)
+        #expect(a.reason == b.reason)
+    }
+
+    @Test("a cached entry is not reused under a new key set generation")
+    func newGeneration() async throws {
+        let fixture = try await IssuerFixture.make(generation: 1)
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint()
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+
+        // The key was rotated out: the new snapshot holds only another key.
+        let rotated = KeySet(
+            keysByIssuer: [IssuerFixture.defaultIssuer: [try await TestKeyMaterial.p256Other.verificationKey(kid: nil, algorithm: .es256)]],
+            generation: 2)
+        let refused = Self.decide(policy, token, keys: rotated, at: testNow + 1)
+        #expect(refused.status == 401)
+        #expect(refused.reason.label == "signature_invalid")
+
+        // An empty snapshot (keys withdrawn) refuses it too.
+        let empty = KeySet(keysByIssuer: [:], generation: 3)
+        #expect(Self.decide(policy, token, keys: empty, at: testNow + 2).status == 401)
+    }
+
+    @Test("an invalid token is never cached: the same bad token is refused every time")
+    func invalidNeverCached() async throws {
+        let fixture = try await IssuerFixture.make()
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let bad = [
+            try fixture.mint(["aud": .string("other")]),
+            try fixture.mint(["exp": .number(testNow - 3600), "iat": .number(testNow - 4000)]),
+            try fixture.mint(["sub": .string("alice\r\nX-Auth-Roles: admin")]),
+            try Self.flipSignatureBit(try fixture.mint()),
+        ]
+        for token in bad {
+            let first = Self.decide(policy, token, keys: fixture.keys, at: testNow)
+            let second = Self.decide(policy, token, keys: fixture.keys, at: testNow)
+            #expect(first.status == 401)
+            #expect(second.status == 401)
+            #expect(first.reason == second.reason)
+        }
+        #expect(cache.statistics.count == 0)
+    }
+
+    @Test("a token that was refused while not yet valid is judged afresh later")
+    func notYetValidThenValid() async throws {
+        let fixture = try await IssuerFixture.make()
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint(["nbf": .number(testNow + 120), "exp": .number(testNow + 600)])
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).reason.label == "token_not_yet_valid")
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 120).status == 200)
+    }
+
+    @Test("a second spelling of a cached token is not served from the cache")
+    func nonCanonicalVariantOfCachedToken() async throws {
+        let fixture = try await IssuerFixture.make()
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint()
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        for variant in [token + "=", token + " ", " " + token] {
+            #expect(Self.decide(policy, variant, keys: fixture.keys, at: testNow).status == 401)
+        }
+    }
+
+    @Test("requirements are checked on every request, cached token or not")
+    func requirementsStillChecked() async throws {
+        let fixture = try await IssuerFixture.make()
+        let cache = TokenCache(capacity: 100)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint()
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        let admin = Self.decide(policy, token, keys: fixture.keys, at: testNow, target: "/admin/x")
+        #expect(admin.status == 403)
+        #expect(admin.reason.label == "missing_role")
+    }
+
+    @Test("the cache is bounded")
+    func bounded() async throws {
+        let fixture = try await IssuerFixture.make()
+        let cache = TokenCache(capacity: 8)
+        let policy = try Self.policy(fixture, cache: cache)
+        for index in 0..<50 {
+            let token = try fixture.mint(["jti": .string("t\(index)")])
+            #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+            #expect(cache.statistics.count <= 8)
+        }
+    }
+
+    @Test("capacity 0 disables caching")
+    func disabled() async throws {
+        let fixture = try await IssuerFixture.make()
+        let cache = TokenCache(capacity: 0)
+        let policy = try Self.policy(fixture, cache: cache)
+        let token = try fixture.mint()
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(cache.statistics.count == 0)
+        #expect(cache.statistics.hits == 0)
+    }
+}
