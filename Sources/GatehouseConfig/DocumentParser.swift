@@ -14,6 +14,7 @@ struct DocumentParser {
             case pemFile(String)
             case jwksFile(String)
             case secretEnv(String)
+            case remote(RemoteKeySource.Settings)
         }
         let policy: IssuerPolicy
         let source: KeySource
@@ -21,6 +22,7 @@ struct DocumentParser {
         let node: Node
         let sourceNode: Node
         let algorithmsNode: Node
+        let caFile: String?
     }
 
     struct Parsed {
@@ -151,7 +153,7 @@ struct DocumentParser {
     static let tokensKeys: Set<String> = ["issuers", "leeway", "max_lifetime", "max_token_bytes", "cache_size"]
     static let issuerKeys: Set<String> = [
         "issuer", "audience", "algorithms", "pem_file", "jwks_file", "secret_env", "jwks_url", "discovery", "kid",
-        "roles_claim", "scopes_claim", "leeway", "max_lifetime",
+        "roles_claim", "scopes_claim", "leeway", "max_lifetime", "ca_file", "refresh_interval", "unknown_kid_cooldown",
     ]
 
     mutating func parseTokens(_ node: Node, into parsed: inout Parsed) {
@@ -250,8 +252,37 @@ struct DocumentParser {
                 }
             case "secret_env": source = reader.string(value, key).map { .secretEnv($0) }
             default:
-                reader.error(keyNode, "\(key) is not supported yet: download the key set and use jwks_file, or use pem_file")
+                if let url = reader.string(value, key) {
+                    let lower = url.lowercased()
+                    if lower.hasPrefix("https://") || RemoteKeySource.isLoopbackHTTP(url) {
+                        var settings = RemoteKeySource.Settings(location: key == "jwks_url" ? .jwks(url) : .discovery(url))
+                        if let field = fields["refresh_interval"]?.value, let seconds = reader.duration(field, "refresh_interval") {
+                            settings.defaultRefresh = max(1, seconds)
+                            settings.minimumRefresh = min(settings.minimumRefresh, settings.defaultRefresh)
+                        }
+                        if let field = fields["unknown_kid_cooldown"]?.value, let seconds = reader.duration(field, "unknown_kid_cooldown") {
+                            settings.unknownKidCooldown = seconds
+                        }
+                        source = .remote(settings)
+                    } else {
+                        reader.error(value, "\(key) must be an https:// URL (http:// only towards 127.0.0.1, localhost or [::1])")
+                    }
+                }
+                _ = keyNode
             }
+        }
+        var caFile: String? = nil
+        if let field = fields["ca_file"] {
+            if fields["jwks_url"] == nil && fields["discovery"] == nil {
+                reader.error(field.key, "ca_file goes with jwks_url or discovery")
+            } else if let path = reader.string(field.value, "ca_file").map(resolve) {
+                if FileManager.default.fileExists(atPath: path) { caFile = path } else {
+                    reader.error(field.value, "ca_file \(path) does not exist")
+                }
+            }
+        }
+        for key in ["refresh_interval", "unknown_kid_cooldown"] where fields[key] != nil && fields["jwks_url"] == nil && fields["discovery"] == nil {
+            reader.error(fields[key]!.key, "\(key) goes with jwks_url or discovery")
         }
         var kid: String? = nil
         if let field = fields["kid"] {
@@ -274,7 +305,7 @@ struct DocumentParser {
             policy: IssuerPolicy(
                 issuer: name, audiences: audiences, algorithms: algorithms, rolesClaim: rolesClaim,
                 scopesClaim: scopesClaim, leeway: leeway, maxLifetime: maxLifetime),
-            source: source, kid: kid, node: node, sourceNode: sourceNode, algorithmsNode: algorithmsNode)
+            source: source, kid: kid, node: node, sourceNode: sourceNode, algorithmsNode: algorithmsNode, caFile: caFile)
     }
 
     func resolve(_ path: String) -> String {
@@ -319,6 +350,14 @@ struct DocumentParser {
                 let (entries, skipped) = try KeyFiles.parseJWKS(Array(data))
                 for note in skipped { reader.warning(spec.sourceNode, "\(path): skipped \(note)") }
                 keys = entries.map { .init(kid: $0.kid, algorithm: $0.algorithm, material: $0.material) }
+            case .remote(let settings):
+                if spec.policy.algorithms.contains(where: { $0.keyKind == .hmac }) {
+                    reader.error(spec.algorithmsNode, "a key set fetched from a URL cannot hold HMAC secrets: allow only public-key algorithms")
+                    return nil
+                }
+                let kind = { if case .jwks = settings.location { return "jwks_url" } else { return "discovery" } }()
+                // The keys arrive at run time; until then protected routes answer 503.
+                return (IssuerConfiguration(policy: spec.policy, keys: [], sourceKind: kind, remote: settings, caFile: spec.caFile), [])
             }
         } catch {
             reader.error(spec.sourceNode, "\(error)")
@@ -355,6 +394,7 @@ struct DocumentParser {
         case .pemFile(let path): (keyFile, sourceKind) = (path, "pem_file")
         case .jwksFile(let path): (keyFile, sourceKind) = (path, "jwks_file")
         case .secretEnv: (keyFile, sourceKind) = (nil, "secret_env")
+        case .remote: (keyFile, sourceKind) = (nil, "remote")
         }
         let configuration = IssuerConfiguration(policy: spec.policy, keys: keys, keyFile: keyFile, sourceKind: sourceKind)
         do {

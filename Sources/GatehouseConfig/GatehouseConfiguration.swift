@@ -49,15 +49,24 @@ public struct IssuerConfiguration: Sendable {
     public let keys: [Key]
     /// The file the keys were read from (`pem_file`, `jwks_file`), watched for changes by `serve`.
     public let keyFile: String?
-    /// Where the keys come from: `pem_file`, `jwks_file` or `secret_env`.
+    /// Where the keys come from: `pem_file`, `jwks_file`, `secret_env`, `jwks_url` or `discovery`.
     public let sourceKind: String
+    /// For `jwks_url` and `discovery`: where and how often to fetch (the keys then arrive at run time).
+    public let remote: RemoteKeySource.Settings?
+    /// For remote sources: a PEM file of CA certificates to trust instead of the system store.
+    public let caFile: String?
 
     /// Creates an issuer configuration.
-    public init(policy: IssuerPolicy, keys: [Key], keyFile: String? = nil, sourceKind: String = "configured") {
+    public init(
+        policy: IssuerPolicy, keys: [Key], keyFile: String? = nil, sourceKind: String = "configured",
+        remote: RemoteKeySource.Settings? = nil, caFile: String? = nil
+    ) {
         self.policy = policy
         self.keys = keys
         self.keyFile = keyFile
         self.sourceKind = sourceKind
+        self.remote = remote
+        self.caFile = caFile
     }
 
     /// Verification keys: one per key and allowed algorithm of its kind.

@@ -18,7 +18,15 @@ public struct TestKeys: Sendable {
         var minters = [String: TokenMinter]()
         var strangers = [String: TokenMinter]()
         for issuer in configuration.issuers {
-            guard let first = issuer.keys.first else { continue }
+            // A remote issuer has no keys before run time: stand in a key of its first allowed algorithm's kind.
+            let first: IssuerConfiguration.Key
+            if let configured = issuer.keys.first {
+                first = configured
+            } else if let algorithm = SignatureAlgorithm.allCases.first(where: { issuer.policy.algorithms.contains($0) }) {
+                first = IssuerConfiguration.Key(kid: "test", algorithm: algorithm, material: try KeyMaterial.generate(algorithm.keyKind))
+            } else {
+                continue
+            }
             let algorithm =
                 first.algorithm
                 ?? SignatureAlgorithm.allCases.first { issuer.policy.algorithms.contains($0) && $0.keyKind == first.material.kind }

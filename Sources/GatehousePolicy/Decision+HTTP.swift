@@ -31,6 +31,7 @@ extension Decision {
         case 400: return "invalid_request"
         case 401: return reason == .tokenMissing ? "unauthorized" : "invalid_token"
         case 403: return challenge == nil ? "access_denied" : "insufficient_scope"
+        case 503: return "temporarily_unavailable"
         default: return "ok"
         }
     }
@@ -55,6 +56,7 @@ extension Decision {
         headers.append(("Content-Type", "application/json"))
         headers.append(("Cache-Control", "no-store"))
         if let challenge { headers.append(("WWW-Authenticate", challenge)) }
+        if status == 503 { headers.append(("Retry-After", "5")) }
         return headers
     }
 

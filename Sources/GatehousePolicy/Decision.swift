@@ -17,6 +17,8 @@ public struct Decision: Sendable {
     public let subject: String?
     /// The scopes the route asked for, when missing scopes caused a 403.
     public let requiredScopes: [String]
+    /// For `key_unknown` and `keys_unavailable`: the issuer and `kid` the token asked for (a key source may refetch).
+    public let keyLookup: (issuer: String, kid: String?)?
 
     /// Whether the request may be relayed.
     public var isAllowed: Bool { status == 200 }
@@ -26,8 +28,10 @@ public struct Decision: Sendable {
 
     init(
         status: Int, reason: DecisionReason, detail: String, route: Route?, target: NormalizedTarget?,
-        identity: [IdentityHeaderValue] = [], subject: String? = nil, requiredScopes: [String] = []
+        identity: [IdentityHeaderValue] = [], subject: String? = nil, requiredScopes: [String] = [],
+        keyLookup: (issuer: String, kid: String?)? = nil
     ) {
+        self.keyLookup = keyLookup
         self.status = status
         self.reason = reason
         self.detail = detail

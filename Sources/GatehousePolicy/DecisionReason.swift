@@ -31,6 +31,8 @@ public struct DecisionReason: Sendable, Hashable, CustomStringConvertible {
         case lifetimeTooLong = "lifetime_too_long"
         case audienceMismatch = "audience_mismatch"
         case claimInvalid = "claim_invalid"
+        // 503
+        case keysUnavailable = "keys_unavailable"
     }
 
     private let code: Code
@@ -68,19 +70,26 @@ public struct DecisionReason: Sendable, Hashable, CustomStringConvertible {
     public static let lifetimeTooLong = DecisionReason(.lifetimeTooLong)
     public static let audienceMismatch = DecisionReason(.audienceMismatch)
     public static let claimInvalid = DecisionReason(.claimInvalid)
+    public static let keysUnavailable = DecisionReason(.keysUnavailable)
 }
 
-/// Why a token was refused: a ``DecisionReason`` (always answered with 401 `invalid_token`) and a description safe
-/// to send to the client (it never echoes the token).
+/// Why a token was refused: a ``DecisionReason`` (answered with 401 `invalid_token`, or 503 while an issuer has no
+/// keys yet) and a description safe to send to the client (it never echoes the token).
 public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The reason label.
     public let reason: DecisionReason
     /// The `error_description`.
     public let detail: String
+    /// For `key_unknown` and `keys_unavailable`: the issuer and `kid` the token named, so that a key source can
+    /// refetch.
+    public let issuer: String?
+    public let kid: String?
 
-    init(_ reason: DecisionReason, _ detail: String) {
+    init(_ reason: DecisionReason, _ detail: String, issuer: String? = nil, kid: String? = nil) {
         self.reason = reason
         self.detail = detail
+        self.issuer = issuer
+        self.kid = kid
     }
 
     public var description: String { "\(reason.label): \(detail)" }

@@ -88,8 +88,11 @@ public struct Policy: Sendable {
         case .success(let verified):
             (token, identity) = verified
         case .failure(let error):
-            let status = 401
-            return Decision(status: status, reason: error.reason, detail: error.detail, route: route, target: normalized)
+            // Missing keys are Gatehouse's problem, not the caller's: 503 (never 2xx), with Retry-After.
+            let status = error.reason == .keysUnavailable ? 503 : 401
+            return Decision(
+                status: status, reason: error.reason, detail: error.detail, route: route, target: normalized,
+                keyLookup: error.issuer.map { ($0, error.kid) })
         }
 
         if let failure = check(requirement, token: token, parameters: match?.parameters ?? [:], trace: trace) {

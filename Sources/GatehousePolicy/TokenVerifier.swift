@@ -98,9 +98,13 @@ public struct TokenVerifier: Sendable {
         guard let algorithm = SignatureAlgorithm(rawValue: algName), issuer.algorithms.contains(algorithm) else {
             throw TokenError(.algorithmNotAllowed, "the algorithm is not allowed for this issuer")
         }
+        guard let issuerKeys = keys.keysByIssuer[issuerName], !issuerKeys.isEmpty else {
+            throw TokenError(
+                .keysUnavailable, "the issuer's keys are not available yet; retry shortly", issuer: issuerName, kid: kid)
+        }
         let candidates = keys.candidates(issuer: issuerName, algorithm: algorithm, kid: kid)
         guard !candidates.isEmpty else {
-            throw TokenError(.keyUnknown, "no key of this issuer matches the token's kid")
+            throw TokenError(.keyUnknown, "no key of this issuer matches the token's kid", issuer: issuerName, kid: kid)
         }
         let signingInput = all[0..<dots[1]]
         guard candidates.contains(where: { $0.verify(signature: signature, input: signingInput) }) else {

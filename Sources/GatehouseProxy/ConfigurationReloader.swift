@@ -30,12 +30,15 @@ public final class ConfigurationReloader: Sendable {
     private let logger: Logger
     private let seen: Mutex<[String: [UInt8]]>
     private let counts = Mutex<(applied: Int, rejected: Int)>((0, 0))
+    private let onApplied: @Sendable (GatehouseConfiguration) -> Void
 
     /// Creates a reloader for the configuration at `path`, now in force in `store`.
     public init(
         path: String, store: ConfigurationStore, loader: ConfigurationLoader = ConfigurationLoader(),
-        upstreamOverride: String? = nil, logger: Logger
+        upstreamOverride: String? = nil, logger: Logger,
+        onApplied: @escaping @Sendable (GatehouseConfiguration) -> Void = { _ in }
     ) {
+        self.onApplied = onApplied
         self.path = path
         self.store = store
         self.loader = loader
@@ -76,13 +79,24 @@ public final class ConfigurationReloader: Sendable {
                 return reject(["\(path): cannot run the tests: \(error)"], reason: "its tests could not run")
             }
         }
+        // Keys fetched from identity providers carry over when the issuer's source is unchanged.
+        var keysByIssuer = configuration.keys.keysByIssuer
+        for issuer in configuration.issuers where issuer.remote != nil {
+            let before = old.configuration.issuers.first { $0.policy.issuer == issuer.policy.issuer }
+            if before?.remote == issuer.remote, let keys = old.keys.keysByIssuer[issuer.policy.issuer] {
+                keysByIssuer[issuer.policy.issuer] = keys
+            }
+        }
+        let keys = KeySet(keysByIssuer: keysByIssuer, generation: old.keys.generation &+ 1)
         let snapshot: ConfigurationStore.Snapshot
         do {
-            snapshot = try ConfigurationStore.Snapshot(configuration: configuration, upstreamOverride: upstreamOverride)
+            snapshot = try ConfigurationStore.Snapshot(
+                configuration: configuration, keys: keys, upstreamOverride: upstreamOverride)
         } catch {
             return reject(["\(path): \(error)"], reason: "invalid upstream")
         }
         store.replace(with: snapshot)
+        onApplied(configuration)
         seen.withLock { $0 = Self.contents(of: configuration.files) }
         counts.withLock { $0.applied += 1 }
         GatehouseMetrics.recordReload(outcome: "applied")

@@ -28,6 +28,16 @@ public final class ConfigurationStore: Sendable {
             return (false, "no keys yet for \(missing.joined(separator: ", "))")
         }
 
+        /// The same configuration with other keys, keeping the upstream choice of `previous`.
+        init(configuration: GatehouseConfiguration, keys: KeySet, carrying previous: Snapshot) throws {
+            self.configuration = configuration
+            self.keys = keys
+            self.upstream = previous.upstream
+            self.routeUpstreams = previous.routeUpstreams
+            self.identityNames = previous.identityNames
+            self.keysLoadedAt = Date().timeIntervalSince1970
+        }
+
         /// Prepares a snapshot; fails when an upstream URL cannot be used.
         ///
         /// - Parameters:
@@ -83,5 +93,19 @@ public final class ConfigurationStore: Sendable {
     /// Puts `snapshot` in force for every request that starts from now on.
     public func replace(with snapshot: Snapshot) {
         current.withLock { $0 = snapshot }
+    }
+
+    /// Replaces one issuer's keys (fetched from its identity provider) in the snapshot in force, atomically with
+    /// respect to reloads; cached verifications made under older keys stop being reused.
+    public func updateKeys(issuer: String, keys: [VerificationKey]) {
+        current.withLock { snapshot in
+            guard snapshot.configuration.issuers.contains(where: { $0.policy.issuer == issuer }) else { return }
+            var byIssuer = snapshot.keys.keysByIssuer
+            byIssuer[issuer] = keys
+            let keySet = KeySet(keysByIssuer: byIssuer, generation: snapshot.keys.generation &+ 1)
+            if let updated = try? Snapshot(configuration: snapshot.configuration, keys: keySet, carrying: snapshot) {
+                snapshot = updated
+            }
+        }
     }
 }

@@ -207,6 +207,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let decision = snapshot.configuration.policy.decide(
             method: head.method.rawValue, target: target, credential: .authorization(authorization),
             keys: snapshot.keys, now: environment.now())
+        if let lookup = decision.keyLookup { environment.onKeyMiss?(lookup.issuer, lookup.kid) }
         exchange!.path = decision.target?.path ?? "-"
         exchange!.routeID = decision.routeID
         exchange!.reason = decision.reason.label
@@ -214,11 +215,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
         let upgrade = head.headers.first(name: "upgrade")
+        let isUpgradeRequest = upgrade != nil && nominated.contains("upgrade")
         // Only WebSocket is spliced: other upgrades (h2c above all) would carry requests Gatehouse never judged.
-        let wantsUpgrade = upgrade?.lowercased() == "websocket" && nominated.contains("upgrade")
-        // NIO's request decoder stops parsing after an upgrade request, so unless it is spliced, the connection
-        // ends with this exchange.
-        if wantsUpgrade { exchange!.clientKeepAlive = false }
+        let wantsUpgrade = isUpgradeRequest && upgrade?.lowercased() == "websocket"
+        // NIO's request decoder stops parsing after any upgrade request (spliced, refused or relayed as a plain
+        // request), so the connection ends with this exchange.
+        if isUpgradeRequest { exchange!.clientKeepAlive = false }
         switch machine.requestHead(allowed: decision.isAllowed, hasBody: framing.hasBody || expectsContinue) {
         case .answerLocally(let close):
             writeLocal(LocalAnswer(decision: decision), close: close || !exchange!.clientKeepAlive)
@@ -457,6 +459,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             }
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+            if !closeClient { resumeClientReads(context: context) }
         case .failGateway(let status, let closeClient):
             timer?.cancel()
             if let upstream {
@@ -475,12 +478,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 case 400: .requestInvalid
                 default: .upstreamUnavailable
                 }
-            writeLocal(answer, close: closeClient || !(exchange?.clientKeepAlive ?? false))
+            let close = closeClient || !(exchange?.clientKeepAlive ?? false)
+            writeLocal(answer, close: close)
+            if !close { resumeClientReads(context: context) }
         case .abort:
             abortBoth()
         case .splice:
             break
         }
+    }
+
+    /// Passes on a read held back while the upstream was busy: the exchange is over, and without it the
+    /// connection would never read its next request.
+    private func resumeClientReads(context: ChannelHandlerContext) {
+        guard pendingRead else { return }
+        pendingRead = false
+        read(context: context)
     }
 
     private func writeLocal(_ answer: LocalAnswer, close: Bool) {
@@ -567,7 +580,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 context?.close(promise: nil)
             } else {
                 beginExchange(version: .http1_1, method: .GET, path: "-")
-                _ = machine.requestHead(allowed: false, hasBody: true)
+                // Nothing more is read: the partial head left in the decoder must not become a second answer.
+                _ = machine.requestInvalid()
                 writeBeforeAnyRequest(.requestTimeout)
             }
         case .connecting, .relaying:
@@ -656,10 +670,16 @@ public struct ProxyEnvironment: Sendable {
     public var now: @Sendable () -> Double
     /// `http` or `https`, for `X-Forwarded-Proto`.
     public var scheme: String
+    /// Told when a token named a key its issuer does not have (issuer, kid), so that a key source may refetch.
+    public var onKeyMiss: (@Sendable (String, String?) -> Void)?
 
     /// The real clock, plain HTTP.
-    public init(now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, scheme: String = "http") {
+    public init(
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, scheme: String = "http",
+        onKeyMiss: (@Sendable (String, String?) -> Void)? = nil
+    ) {
         self.now = now
         self.scheme = scheme
+        self.onKeyMiss = onKeyMiss
     }
 }

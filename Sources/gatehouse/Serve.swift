@@ -70,16 +70,21 @@ struct Serve: AsyncParsableCommand {
         var accessLogger = Logger(label: "gatehouse.access")
         if noAccessLog { accessLogger.logLevel = .critical }
         let store = ConfigurationStore(snapshot)
-        let server = ProxyServer(store: store, group: group, logger: logger, accessLogger: accessLogger)
+        let keyService = KeyRefreshService(store: store, logger: logger)
+        let environment = ProxyEnvironment(onKeyMiss: { issuer, kid in keyService.keyMiss(issuer: issuer, kid: kid) })
+        let server = ProxyServer(
+            store: store, group: group, environment: environment, logger: logger, accessLogger: accessLogger)
         let service = ProxyService(
             server: server, host: host, port: port, grace: configuration.server.timeouts.shutdownGrace)
         let reloader = ConfigurationReloader(
-            path: options.config, store: store, upstreamOverride: upstream, logger: logger)
+            path: options.config, store: store, upstreamOverride: upstream, logger: logger,
+            onApplied: { keyService.sync(with: $0) })
         GatehouseMetrics.recordConfiguration(hash: configuration.contentHash, previous: nil)
         for issuer in configuration.issuers {
             GatehouseMetrics.recordKeyLoad(issuer: issuer.policy.issuer, source: issuer.sourceKind, outcome: "loaded")
         }
-        var services: [any Service] = [service, ReloadService(reloader: reloader)]
+        // Keys first: their fetches start before the listener accepts (it does not wait for them).
+        var services: [any Service] = [keyService, service, ReloadService(reloader: reloader)]
         if let admin = configuration.admin, let (adminHost, adminPort) = splitHostPort(admin) {
             let probes = AdminServer.Probes(
                 readiness: { store.snapshot.readiness },
