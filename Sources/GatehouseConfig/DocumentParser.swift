@@ -41,7 +41,7 @@ struct DocumentParser {
 
     static let topLevelKeys: Set<String> = [
         "version", "listen", "upstream", "admin", "tokens", "identity_headers", "routes", "default", "tests",
-        "limits", "timeouts", "trusted_proxies", "forward_authorization",
+        "limits", "timeouts", "trusted_proxies", "forward_authorization", "tls", "upstream_ca_file",
     ]
 
     mutating func parse(_ root: Node) -> Parsed {
@@ -121,6 +121,25 @@ struct DocumentParser {
         if let node = top["forward_authorization"]?.value, let value = reader.bool(node, "forward_authorization") {
             server.forwardAuthorization = value
         }
+        if let node = top["tls"]?.value, let tls = reader.mapping(node, "tls", allowed: ["cert_file", "key_file"]) {
+            let cert = tls["cert_file"].flatMap { existingFile($0.value, "tls.cert_file") }
+            let key = tls["key_file"].flatMap { existingFile($0.value, "tls.key_file") }
+            if tls["cert_file"] == nil || tls["key_file"] == nil { reader.error(node, "tls needs cert_file and key_file") }
+            if let cert, let key { server.tls = (cert, key) }
+        }
+        if let node = top["upstream_ca_file"]?.value {
+            server.upstreamCAFile = existingFile(node, "upstream_ca_file")
+        }
+    }
+
+    /// A path (resolved against the file's directory) that must exist.
+    func existingFile(_ node: Node, _ what: String) -> String? {
+        guard let path = reader.string(node, what).map(resolve) else { return nil }
+        guard FileManager.default.fileExists(atPath: path) else {
+            reader.error(node, "\(what) \(path) does not exist")
+            return nil
+        }
+        return path
     }
 
     static func isHostPort(_ value: String) -> Bool {
@@ -132,11 +151,7 @@ struct DocumentParser {
 
     func upstreamURL(_ node: Node, _ what: String) -> String? {
         guard let value = reader.string(node, what) else { return nil }
-        if value.lowercased().hasPrefix("https://") {
-            reader.error(node, "\(what): https upstreams are not supported yet; use http:// (TLS to upstreams is planned)")
-            return nil
-        }
-        for scheme in ["http://"] where value.lowercased().hasPrefix(scheme) {
+        for scheme in ["http://", "https://"] where value.lowercased().hasPrefix(scheme) {
             let rest = value.dropFirst(scheme.count)
             let authority = rest.prefix { $0 != "/" }
             let path = rest.dropFirst(authority.count)
@@ -144,7 +159,7 @@ struct DocumentParser {
                 return value
             }
         }
-        reader.error(node, "\(what) must be an http:// URL with a host and optional port, e.g. http://127.0.0.1:3000")
+        reader.error(node, "\(what) must be an http:// or https:// URL with a host and optional port, e.g. http://127.0.0.1:3000")
         return nil
     }
 

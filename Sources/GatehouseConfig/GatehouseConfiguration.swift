@@ -24,7 +24,9 @@ public struct GatehouseConfiguration: Sendable {
     /// The policy tests written in the file.
     public let tests: [PolicyTestCase]
     /// Every file the configuration was read from: the YAML file and the key files it names.
-    public var files: [String] { [file] + issuers.compactMap(\.keyFile) }
+    public var files: [String] {
+        [file] + issuers.compactMap(\.keyFile) + [server.tls?.certificateFile, server.tls?.keyFile, server.upstreamCAFile].compactMap { $0 }
+    }
 
     /// Warnings about weak choices (an issuer without audience check, a short HMAC secret, a public hole in a
     /// protected area).

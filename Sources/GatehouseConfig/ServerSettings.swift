@@ -41,6 +41,16 @@ public struct ServerSettings: Sendable, Equatable {
     public var trustedProxies: [CIDR] = []
     /// Whether the client's `Authorization` header is forwarded upstream. Default `true`.
     public var forwardAuthorization = true
+    /// TLS on the proxy listener: PEM certificate chain and private key files. Default `nil` (plain HTTP).
+    public var tls: (certificateFile: String, keyFile: String)? = nil
+    /// CA certificates (PEM) trusted for `https://` upstreams instead of the system store. Default `nil`.
+    public var upstreamCAFile: String? = nil
+
+    public static func == (lhs: ServerSettings, rhs: ServerSettings) -> Bool {
+        lhs.limits == rhs.limits && lhs.timeouts == rhs.timeouts && lhs.trustedProxies == rhs.trustedProxies
+            && lhs.forwardAuthorization == rhs.forwardAuthorization && lhs.tls?.certificateFile == rhs.tls?.certificateFile
+            && lhs.tls?.keyFile == rhs.tls?.keyFile && lhs.upstreamCAFile == rhs.upstreamCAFile
+    }
 
     /// The defaults.
     public init() {}

@@ -7,6 +7,13 @@ import NIOSSL
 public protocol KeyFetcher: Sendable {
     /// GETs `url`; throws on transport failure, timeout, or a body larger than `maxBytes`.
     func get(_ url: String, timeout: Double, maxBytes: Int) async throws -> FetchedDocument
+
+    /// Releases the fetcher's resources.
+    func shutdown() async
+}
+
+extension KeyFetcher {
+    public func shutdown() async {}
 }
 
 /// What a fetch returned.
@@ -42,19 +49,37 @@ public final class HTTPKeyFetcher: KeyFetcher {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    deinit {
-        try? client.syncShutdown()
+    public func shutdown() async {
+        try? await client.shutdown()
     }
 
     public func get(_ url: String, timeout: Double, maxBytes: Int) async throws -> FetchedDocument {
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "gatehouse")
-        let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
-        let body = try await response.body.collect(upTo: maxBytes)
-        return FetchedDocument(
-            status: Int(response.status.code), maxAge: Self.maxAge(response.headers["cache-control"]),
-            body: Array(buffer: body))
+        var prepared = HTTPClientRequest(url: url)
+        prepared.headers.add(name: "Accept", value: "application/json")
+        prepared.headers.add(name: "User-Agent", value: "gatehouse")
+        let request = prepared
+        let client = self.client
+        // The deadline covers the whole exchange, body included (a dripping server cannot hold a fetch open).
+        return try await withThrowingTaskGroup(of: FetchedDocument?.self) { group in
+            group.addTask {
+                let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+                let body = try await response.body.collect(upTo: maxBytes)
+                return FetchedDocument(
+                    status: Int(response.status.code), maxAge: Self.maxAge(response.headers["cache-control"]),
+                    body: Array(buffer: body))
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let document = first else { throw FetchTimeout() }
+            return document
+        }
+    }
+
+    struct FetchTimeout: Error, CustomStringConvertible {
+        var description: String { "the fetch did not complete in time" }
     }
 
     /// `max-age` from `Cache-Control` values.

@@ -51,6 +51,7 @@ public final class RemoteKeySource: Sendable {
         var lastUnknownKidFetch: Double = -.infinity
         var unknownKids: [String: Double] = [:]
         var fetchCount = 0
+        var stopped = false
     }
 
     /// The issuer these keys belong to.
@@ -109,8 +110,17 @@ public final class RemoteKeySource: Sendable {
                 }
                 continue
             }
-            await refresh(reason: "scheduled")
+            if await !refresh(reason: "scheduled") {
+                // Another fetch (an unknown-kid refetch) is running: wait for it instead of spinning.
+                try? await Task.sleep(for: .milliseconds(250))
+            }
         }
+    }
+
+    /// Stops publishing: a fetch still in flight when the source is retired lands nowhere.
+    public func stop() async {
+        state.withLock { $0.stopped = true }
+        await fetcher.shutdown()
     }
 
     /// A token named a `kid` this issuer does not have: refetch now if the cooldown allows and this `kid` was not
@@ -137,15 +147,16 @@ public final class RemoteKeySource: Sendable {
         return true
     }
 
-    /// Fetches once (single-flight: returns at once if a fetch is running).
-    public func refresh(reason: String) async {
+    /// Fetches once (single-flight: returns `false` at once if a fetch is running or the source was stopped).
+    @discardableResult
+    public func refresh(reason: String) async -> Bool {
         let proceed = state.withLock { state -> Bool in
-            guard !state.fetching else { return false }
+            guard !state.fetching, !state.stopped else { return false }
             state.fetching = true
             state.fetchCount += 1
             return true
         }
-        guard proceed else { return }
+        guard proceed else { return false }
         let outcome: (keys: [VerificationKey], maxAge: Double?)?
         var label = "ok"
         do {
@@ -175,12 +186,13 @@ public final class RemoteKeySource: Sendable {
             let interval = min(settings.maximumRefresh, max(settings.minimumRefresh, outcome.maxAge ?? settings.defaultRefresh))
             state.nextRefresh = now + interval
             state.keys = outcome.keys
-            return outcome.keys
+            return state.stopped ? nil : outcome.keys
         }
         if let published {
             logger.info("keys fetched", metadata: ["issuer": "\(issuer.issuer)", "keys": "\(published.count)", "reason": "\(reason)"])
             onUpdate(published)
         }
+        return true
     }
 
     private func fetchKeys() async throws -> (keys: [VerificationKey], maxAge: Double?) {
@@ -236,10 +248,25 @@ public final class RemoteKeySource: Sendable {
         return document
     }
 
-    /// `http://` is accepted only towards loopback (a local test identity provider).
+    /// `http://` is accepted only towards loopback (a local test identity provider): the host must be exactly
+    /// `127.0.0.1`, `localhost` or `[::1]`.
     public static func isLoopbackHTTP(_ url: String) -> Bool {
         let lower = url.lowercased()
-        return lower.hasPrefix("http://127.0.0.1") || lower.hasPrefix("http://localhost") || lower.hasPrefix("http://[::1]")
+        guard lower.hasPrefix("http://") else { return false }
+        let authority = lower.dropFirst(7).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.contains("@") else { return false }
+        let host: Substring
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return false }
+            host = authority[...close]
+            let rest = authority[authority.index(after: close)...]
+            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isNumber)) else { return false }
+        } else {
+            let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            host = parts[0]
+            guard parts.count == 1 || parts[1].allSatisfy(\.isNumber) else { return false }
+        }
+        return host == "127.0.0.1" || host == "localhost" || host == "[::1]"
     }
 
     struct FetchError: Error, CustomStringConvertible {

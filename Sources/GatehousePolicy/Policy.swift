@@ -161,41 +161,45 @@ public struct Policy: Sendable {
         guard headers.count == 1 else {
             return .failure(TokenError(.credentialsMalformed, "more than one Authorization header"))
         }
+        // Byte-level: a token is hundreds of bytes, and Character iteration would cost microseconds.
         let value = headers[0]
-        guard let space = value.firstIndex(of: " ") else {
-            if value.lowercased() == "bearer" {
+        let bytes = value.utf8
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else {
+            if isBearer(bytes[...]) {
                 return .failure(TokenError(.credentialsMalformed, "the Bearer credential is empty"))
             }
             return .failure(TokenError(.tokenMissing, "no bearer token"))
         }
-        guard value[..<space].lowercased() == "bearer" else {
+        guard isBearer(bytes[bytes.startIndex..<space]) else {
             return .failure(TokenError(.tokenMissing, "no bearer token (another authentication scheme was used)"))
         }
-        let token = value[value.index(after: space)...]
-        guard !token.isEmpty, !token.contains(" "), !token.contains("\t") else {
+        let tokenStart = bytes.index(after: space)
+        let tokenBytes = bytes[tokenStart...]
+        guard !tokenBytes.isEmpty, !tokenBytes.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
             return .failure(TokenError(.credentialsMalformed, "the Bearer credential must be one token"))
         }
+        let token = value[tokenStart...]
         return .success(token)
+    }
+
+    /// Whether `scheme` is `Bearer` in any casing.
+    private static func isBearer(_ scheme: Substring.UTF8View.SubSequence) -> Bool {
+        guard scheme.count == 6 else { return false }
+        return zip(scheme, "bearer".utf8).allSatisfy { ($0 | 0x20) == $1 }
     }
 
     private func check(
         _ requirement: Requirement, token: VerifiedToken, parameters: [String: String], trace: DecisionTrace?
     ) -> TokenError? {
         if let roles = requirement.roles {
-            let held = token.roles.sorted().joined(separator: ", ")
-            guard roles.isSatisfied(by: token.roles) else {
-                trace?.record("roles", false, "requires \(roles.summary); token has [\(held)]")
-                return TokenError(.missingRole, "requires role \(roles.summary)")
-            }
-            trace?.record("roles", true, "requires \(roles.summary); token has [\(held)]")
+            let satisfied = roles.isSatisfied(by: token.roles)
+            trace?.record("roles", satisfied, "requires \(roles.summary); token has [\(token.roles.sorted().joined(separator: ", "))]")
+            guard satisfied else { return TokenError(.missingRole, "requires role \(roles.summary)") }
         }
         if let scopes = requirement.scopes {
-            let held = token.scopes.sorted().joined(separator: ", ")
-            guard scopes.isSatisfied(by: token.scopes) else {
-                trace?.record("scopes", false, "requires \(scopes.summary); token has [\(held)]")
-                return TokenError(.missingScope, "requires scope \(scopes.summary)")
-            }
-            trace?.record("scopes", true, "requires \(scopes.summary); token has [\(held)]")
+            let satisfied = scopes.isSatisfied(by: token.scopes)
+            trace?.record("scopes", satisfied, "requires \(scopes.summary); token has [\(token.scopes.sorted().joined(separator: ", "))]")
+            guard satisfied else { return TokenError(.missingScope, "requires scope \(scopes.summary)") }
         }
         for (path, condition) in requirement.claims {
             let actual = path.lookup(in: token.claims)
@@ -210,12 +214,11 @@ public struct Policy: Sendable {
             case let value?: candidates = value.scalarText.map { [$0] } ?? []
             case nil: candidates = []
             }
-            let shown = actual?.jsonText ?? "absent"
-            guard candidates.contains(where: { candidate in allowed.contains { $0.isExactly(candidate) } }) else {
-                trace?.record("claim \(path)", false, "must be \(Self.describe(condition, allowed)); token has \(shown)")
-                return TokenError(.claimMismatch, "claim \(path) does not satisfy this route")
-            }
-            trace?.record("claim \(path)", true, "must be \(Self.describe(condition, allowed)); token has \(shown)")
+            let satisfied = candidates.contains { candidate in allowed.contains { $0.isExactly(candidate) } }
+            trace?.record(
+                "claim \(path)", satisfied,
+                "must be \(Self.describe(condition, allowed)); token has \(actual?.jsonText ?? "absent")")
+            guard satisfied else { return TokenError(.claimMismatch, "claim \(path) does not satisfy this route") }
         }
         return nil
     }

@@ -30,6 +30,7 @@ public final class ConfigurationReloader: Sendable {
     private let logger: Logger
     private let seen: Mutex<[String: [UInt8]]>
     private let counts = Mutex<(applied: Int, rejected: Int)>((0, 0))
+    private let busy = Mutex(false)
     private let onApplied: @Sendable (GatehouseConfiguration) -> Void
 
     /// Creates a reloader for the configuration at `path`, now in force in `store`.
@@ -53,6 +54,9 @@ public final class ConfigurationReloader: Sendable {
     /// Reloads if any watched file changed (or always, with `force`).
     @discardableResult
     public func reloadIfChanged(force: Bool = false) async -> Outcome {
+        // One reload at a time: a poll that comes during a SIGHUP reload simply looks again next time.
+        guard busy.withLock({ busy in defer { busy = true }; return !busy }) else { return .unchanged }
+        defer { busy.withLock { $0 = false } }
         let watched = seen.withLock { $0 }
         let current = Self.contents(of: Array(watched.keys))
         guard force || current != watched else { return .unchanged }
@@ -62,7 +66,6 @@ public final class ConfigurationReloader: Sendable {
     }
 
     private func reload() async -> Outcome {
-        let old = store.snapshot
         let configuration: GatehouseConfiguration
         do {
             configuration = try await loader.load(path: path)
@@ -79,34 +82,29 @@ public final class ConfigurationReloader: Sendable {
                 return reject(["\(path): cannot run the tests: \(error)"], reason: "its tests could not run")
             }
         }
-        // Keys fetched from identity providers carry over when the issuer's source is unchanged.
-        var keysByIssuer = configuration.keys.keysByIssuer
-        for issuer in configuration.issuers where issuer.remote != nil {
-            let before = old.configuration.issuers.first { $0.policy.issuer == issuer.policy.issuer }
-            if before?.remote == issuer.remote, let keys = old.keys.keysByIssuer[issuer.policy.issuer] {
-                keysByIssuer[issuer.policy.issuer] = keys
-            }
-        }
-        let keys = KeySet(keysByIssuer: keysByIssuer, generation: old.keys.generation &+ 1)
-        let snapshot: ConfigurationStore.Snapshot
+        // Keys fetched from identity providers carry over (inside the store's lock) when the source is unchanged.
+        let previous: GatehouseConfiguration
         do {
-            snapshot = try ConfigurationStore.Snapshot(
-                configuration: configuration, keys: keys, upstreamOverride: upstreamOverride)
+            previous = try store.replace(reloaded: configuration, upstreamOverride: upstreamOverride)
         } catch {
-            return reject(["\(path): \(error)"], reason: "invalid upstream")
+            return reject(["\(path): \(error)"], reason: "invalid upstream or TLS files")
         }
-        store.replace(with: snapshot)
         onApplied(configuration)
-        seen.withLock { $0 = Self.contents(of: configuration.files) }
+        // Watch the key files the new configuration names too (the YAML bytes seen stay those that were loaded).
+        let yaml = seen.withLock { $0[path] }
+        seen.withLock { seen in
+            seen = Self.contents(of: configuration.files)
+            if let yaml { seen[path] = yaml }
+        }
         counts.withLock { $0.applied += 1 }
         GatehouseMetrics.recordReload(outcome: "applied")
-        GatehouseMetrics.recordConfiguration(hash: configuration.contentHash, previous: old.configuration.contentHash)
+        GatehouseMetrics.recordConfiguration(hash: configuration.contentHash, previous: previous.contentHash)
         for issuer in configuration.issuers {
             GatehouseMetrics.recordKeyLoad(issuer: issuer.policy.issuer, source: issuer.sourceKind, outcome: "loaded")
         }
-        let summary = Self.summary(from: old.configuration, to: configuration)
+        let summary = Self.summary(from: previous, to: configuration)
         for warning in configuration.warnings { logger.warning("\(warning.description)") }
-        if configuration.listen != old.configuration.listen {
+        if configuration.listen != previous.listen {
             logger.warning("listen changed to \(configuration.listen); the listener moves only on restart")
         }
         logger.info("configuration reloaded", metadata: ["summary": .string(summary)])

@@ -1,5 +1,7 @@
 import FoundationEssentials
 public import GatehouseConfig
+public import GatehouseKeys
+import NIOSSL
 public import GatehousePolicy
 import Synchronization
 
@@ -20,6 +22,13 @@ public final class ConfigurationStore: Sendable {
         let identityNames: Set<String>
         /// When the keys were loaded (seconds since 1970), for the key-age metric.
         public let keysLoadedAt: Double
+        /// TLS for the listener, when `tls:` is configured (read per connection, so reloads apply).
+        let serverTLS: NIOSSLContext?
+        /// TLS for `https://` upstreams: the system trust store or `upstream_ca_file`, with hostname verification.
+        let upstreamTLS: NIOSSLContext?
+
+        /// `https` when the listener terminates TLS.
+        var scheme: String { serverTLS == nil ? "http" : "https" }
 
         /// Whether every issuer has at least one key, and if not which lacks them.
         public var readiness: (ready: Bool, detail: String) {
@@ -36,6 +45,8 @@ public final class ConfigurationStore: Sendable {
             self.routeUpstreams = previous.routeUpstreams
             self.identityNames = previous.identityNames
             self.keysLoadedAt = Date().timeIntervalSince1970
+            self.serverTLS = previous.serverTLS
+            self.upstreamTLS = previous.upstreamTLS
         }
 
         /// Prepares a snapshot; fails when an upstream URL cannot be used.
@@ -64,6 +75,35 @@ public final class ConfigurationStore: Sendable {
             self.routeUpstreams = routeUpstreams
             self.identityNames = Set(configuration.policy.identityHeaders.map { HeaderPolicy.fold($0.name) })
             self.keysLoadedAt = Date().timeIntervalSince1970
+            let server = configuration.server
+            if let tls = server.tls {
+                do {
+                    var settings = TLSConfiguration.makeServerConfiguration(
+                        certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map { .certificate($0) },
+                        privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)))
+                    settings.applicationProtocols = ["http/1.1"]
+                    self.serverTLS = try NIOSSLContext(configuration: settings)
+                } catch {
+                    throw StoreError(description: "tls: cannot use \(tls.certificateFile) and \(tls.keyFile): \(error)")
+                }
+            } else {
+                self.serverTLS = nil
+            }
+            let needsUpstreamTLS = self.upstream?.tls == true || routeUpstreams.values.contains { $0.tls }
+            if needsUpstreamTLS {
+                do {
+                    var settings = TLSConfiguration.makeClientConfiguration()
+                    settings.certificateVerification = .fullVerification
+                    if let caFile = server.upstreamCAFile {
+                        settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+                    }
+                    self.upstreamTLS = try NIOSSLContext(configuration: settings)
+                } catch {
+                    throw StoreError(description: "cannot set up TLS to the upstream: \(error)")
+                }
+            } else {
+                self.upstreamTLS = nil
+            }
         }
 
         /// Where a request allowed through `route` goes.
@@ -95,11 +135,31 @@ public final class ConfigurationStore: Sendable {
         current.withLock { $0 = snapshot }
     }
 
+    /// Puts a reloaded configuration in force, carrying over — under the same lock as key updates — the fetched
+    /// keys of every remote issuer whose source did not change. Returns the configuration it replaced.
+    func replace(reloaded configuration: GatehouseConfiguration, upstreamOverride: String?) throws -> GatehouseConfiguration {
+        try current.withLock { old in
+            var keysByIssuer = configuration.keys.keysByIssuer
+            for issuer in configuration.issuers where issuer.remote != nil {
+                let before = old.configuration.issuers.first { $0.policy.issuer == issuer.policy.issuer }
+                if before?.remote == issuer.remote, let keys = old.keys.keysByIssuer[issuer.policy.issuer] {
+                    keysByIssuer[issuer.policy.issuer] = keys
+                }
+            }
+            let keys = KeySet(keysByIssuer: keysByIssuer, generation: old.keys.generation &+ 1)
+            let previous = old.configuration
+            old = try Snapshot(configuration: configuration, keys: keys, upstreamOverride: upstreamOverride)
+            return previous
+        }
+    }
+
     /// Replaces one issuer's keys (fetched from its identity provider) in the snapshot in force, atomically with
-    /// respect to reloads; cached verifications made under older keys stop being reused.
-    public func updateKeys(issuer: String, keys: [VerificationKey]) {
+    /// respect to reloads; cached verifications made under older keys stop being reused. Keys from a source the
+    /// configuration no longer names (a reload changed it) are dropped.
+    public func updateKeys(issuer: String, source: RemoteKeySource.Settings, keys: [VerificationKey]) {
         current.withLock { snapshot in
-            guard snapshot.configuration.issuers.contains(where: { $0.policy.issuer == issuer }) else { return }
+            guard snapshot.configuration.issuers.contains(where: { $0.policy.issuer == issuer && $0.remote == source })
+            else { return }
             var byIssuer = snapshot.keys.keysByIssuer
             byIssuer[issuer] = keys
             let keySet = KeySet(keysByIssuer: byIssuer, generation: snapshot.keys.generation &+ 1)

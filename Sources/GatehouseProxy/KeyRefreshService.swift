@@ -40,6 +40,7 @@ public final class KeyRefreshService: Service, Sendable {
             for (name, entry) in running where wanted[name].map({ $0.1 != entry.source.settings || $0.0.caFile != entry.caFile || $0.0.policy.algorithms != entry.source.issuer.algorithms }) ?? true {
                 entry.task.cancel()
                 running[name] = nil
+                Task { await entry.source.stop() }
             }
             for (name, (issuer, settings)) in wanted where running[name] == nil {
                 let fetcher: any KeyFetcher
@@ -54,7 +55,7 @@ public final class KeyRefreshService: Service, Sendable {
                     onFetch: { outcome in
                         GatehouseMetrics.recordKeyLoad(issuer: name, source: issuer.sourceKind, outcome: outcome)
                     },
-                    onUpdate: { keys in store.updateKeys(issuer: name, keys: keys) })
+                    onUpdate: { keys in store.updateKeys(issuer: name, source: settings, keys: keys) })
                 running[name] = Running(source: source, task: Task { await source.run() }, caFile: issuer.caFile)
             }
         }
@@ -79,9 +80,13 @@ public final class KeyRefreshService: Service, Sendable {
 
     /// Stops every source.
     public func stopAll() {
-        running.withLock { running in
-            for entry in running.values { entry.task.cancel() }
-            running.removeAll()
+        let stopped = running.withLock { running in
+            defer { running.removeAll() }
+            return Array(running.values)
+        }
+        for entry in stopped {
+            entry.task.cancel()
+            Task { await entry.source.stop() }
         }
     }
 }

@@ -55,6 +55,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var lastUpstreamActivity = NIODeadline.now()
     private var peerAddress: String?
     private var peerBytes: [UInt8]?
+    /// Counts exchanges, so that a late callback (a connect that completes after its request timed out) is never
+    /// taken for the next exchange's.
+    private var exchangeSerial = 0
 
     init(store: ConfigurationStore, pool: UpstreamPool, environment: ProxyEnvironment, logger: Logger) {
         self.store = store
@@ -174,12 +177,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: request side
 
     private func beginExchange(version: HTTPVersion, method: HTTPMethod, path: String, requestID: String? = nil) {
+        exchangeSerial &+= 1
         exchange = Exchange(
             requestID: requestID ?? Self.newRequestID(), method: method, version: version, path: path, routeID: "-",
             reason: "-", subject: nil, clientKeepAlive: false, framing: .none, start: .now())
     }
 
     private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        // A pipelined head delivered while this connection is closing is not answered (and must not cut short
+        // the response being flushed).
+        if machine.state == .closing { return }
         timer?.cancel()
         let snapshot = store.snapshot
         self.snapshot = snapshot
@@ -238,7 +245,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         var forwarding = HeaderPolicy.Forwarding(
-            clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: environment.scheme,
+            clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: snapshot.scheme,
             host: head.headers.first(name: "host"))
         if forwarding.host == nil { forwarding.host = nil }
         var headers = HeaderPolicy.upstreamHeaders(
@@ -303,7 +310,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool) {
         armTimer(after: snapshot?.configuration.server.timeouts.upstream ?? 30, idle: false)
-        pool.acquire(address, fresh: fresh) { [self] result in
+        let serial = exchangeSerial
+        pool.acquire(address, fresh: fresh, tls: snapshot?.upstreamTLS) { [self] result in
+            guard serial == exchangeSerial else {
+                if case .success(let connection) = result { connection.channel.close(promise: nil) }
+                return
+            }
             switch result {
             case .success(let connection):
                 guard case .connecting = machine.state, context != nil else {
@@ -408,6 +420,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func retryStaleConnection() -> Bool {
         guard let connection = upstream, connection.reused, var current = exchange, !current.retried,
             current.upstreamStatus == nil, !current.framing.hasBody, let head = current.upstreamHead,
+            [.GET, .HEAD, .OPTIONS].contains(head.method),
             let address = current.upstream, case .relaying(true, false) = machine.state
         else { return false }
         current.retried = true
@@ -456,6 +469,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if !closeClient { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
             let promise = context.eventLoop.makePromise(of: Void.self)
             if closeClient {
+                // A client that stops reading cannot hold a closing connection open.
+                armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             }
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
@@ -516,6 +531,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if !close { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
         let promise = context.eventLoop.makePromise(of: Void.self)
         if close {
+            armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
             promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
@@ -564,15 +580,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: timers
 
-    private func armTimer(after seconds: Double, idle: Bool) {
+    private func armTimer(after seconds: Double, idle: Bool, limit: Double? = nil) {
         guard let context else { return }
         timer?.cancel()
-        let deadline = TimeAmount.nanoseconds(Int64(seconds * 1_000_000_000))
+        let deadline = TimeAmount.nanoseconds(Int64(min(seconds, 86_400 * 365) * 1_000_000_000))
+        let limit = limit ?? seconds
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [weak self] in
-            self?.timerFired(idle: idle, seconds: seconds)
+            self?.timerFired(idle: idle, seconds: limit)
         }
     }
 
+    /// `seconds` is the configured limit (not the delay this timer happened to be armed with).
     private func timerFired(idle: Bool, seconds: Double) {
         switch machine.state {
         case .idle:
@@ -588,12 +606,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let quietFor = NIODeadline.now() - lastUpstreamActivity
             let limit = TimeAmount.nanoseconds(Int64(seconds * 1_000_000_000))
             if case .relaying = machine.state, quietFor < limit {
-                armTimer(after: Double((limit - quietFor).nanoseconds) / 1e9, idle: false)
+                armTimer(after: Double((limit - quietFor).nanoseconds) / 1e9, idle: false, limit: seconds)
                 return
             }
             carryOut(machine.upstreamFailed(timedOut: true))
         default:
-            break
+            // Closing or discarding past the idle limit: nothing more is owed to this client.
+            abortBoth()
         }
     }
 
@@ -664,22 +683,19 @@ extension HTTPMethod {
     }
 }
 
-/// What the data path needs from its surroundings: the clock and the listener's scheme.
+/// What the data path needs from its surroundings: the clock, and where to report key misses.
 public struct ProxyEnvironment: Sendable {
     /// Seconds since 1970.
     public var now: @Sendable () -> Double
-    /// `http` or `https`, for `X-Forwarded-Proto`.
-    public var scheme: String
     /// Told when a token named a key its issuer does not have (issuer, kid), so that a key source may refetch.
     public var onKeyMiss: (@Sendable (String, String?) -> Void)?
 
-    /// The real clock, plain HTTP.
+    /// The real clock.
     public init(
-        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, scheme: String = "http",
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         onKeyMiss: (@Sendable (String, String?) -> Void)? = nil
     ) {
         self.now = now
-        self.scheme = scheme
         self.onKeyMiss = onKeyMiss
     }
 }

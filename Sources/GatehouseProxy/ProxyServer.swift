@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 public import ServiceLifecycle
 
 /// The proxy listener: accepts client connections and gives each a ``ProxyHandler`` with the upstream pool of its
@@ -86,8 +87,12 @@ public final class ProxyServer: Sendable {
                         GatehouseMetrics.connectionClosed()
                         _ = state.withLockedValue { $0.clients.removeValue(forKey: id) }
                     }
-                    // Limits come from the configuration in force when the connection opens (reloads apply).
-                    let limits = store.snapshot.configuration.server.limits
+                    // Limits and TLS come from the configuration in force when the connection opens (reloads apply).
+                    let snapshot = store.snapshot
+                    if let tls = snapshot.serverTLS {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    let limits = snapshot.configuration.server.limits
                     var decoderLimits = NIOHTTPDecoderLimitConfiguration()
                     decoderLimits.maxHeaderListSize = limits.maxHeadBytes
                     decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes

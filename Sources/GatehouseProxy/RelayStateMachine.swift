@@ -152,9 +152,13 @@ struct RelayStateMachine {
     /// otherwise closing is the only signal left. Either way the connection cannot be read any further.
     mutating func requestInvalid() -> Action {
         switch state {
-        case .idle, .discarding:
+        case .idle:
             state = .closing
             return .answerLocally(close: true)
+        case .discarding:
+            // Already answered: a second answer would be read as the response to a request never sent.
+            state = .closing
+            return .abort
         case .connecting, .relaying(_, false):
             state = .closing
             return .failGateway(status: 400, closeClient: true)

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// Keep-alive connections to the upstreams, one pool per event loop so that a client connection and its upstream
 /// connection always share a loop. Not thread-safe: used only on its event loop.
@@ -19,7 +20,8 @@ final class UpstreamPool {
     /// Calls `then` with an idle connection to `address`, or a new one (unless `fresh` forbids the pool), on this
     /// event loop.
     func acquire(
-        _ address: UpstreamAddress, fresh: Bool = false, then: @escaping (Result<UpstreamConnection, any Error>) -> Void
+        _ address: UpstreamAddress, fresh: Bool = false, tls: NIOSSLContext? = nil,
+        then: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.assertInEventLoop()
         while !fresh, var list = idle[address], let connection = list.popLast() {
@@ -30,15 +32,21 @@ final class UpstreamPool {
                 return
             }
         }
-        guard !address.tls else {
+        if address.tls && tls == nil {
             then(.failure(UpstreamError.tlsNotSupported))
             return
         }
+        // A name is verified against the certificate; an IP address is checked as an IP SAN.
+        let serverHostname = address.host.contains(":") || address.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : address.host
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if address.tls, let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
@@ -100,7 +108,7 @@ final class UpstreamConnection {
 struct UpstreamError: Error, Equatable, CustomStringConvertible {
     let description: String
 
-    static let tlsNotSupported = UpstreamError(description: "https upstreams are not supported yet")
+    static let tlsNotSupported = UpstreamError(description: "no TLS configuration for an https upstream")
     static let closed = UpstreamError(description: "the upstream closed the connection")
     static let unexpectedUpgrade = UpstreamError(description: "the upstream switched protocols unasked")
 }

@@ -153,11 +153,11 @@ struct ConfigurationLoaderTests {
         replacing("mixed HS and RS", "algorithms: [HS256]", "algorithms: «[HS256, RS256]", "do not mix HS*"),
         replacing("unknown algorithm", "algorithms: [HS256]", "algorithms: «[HS257]", "unknown algorithm 'HS257'"),
         replacing(
-            "jwks_url", "      secret_env: GH_SECRET", "      «jwks_url: https://id.example.test/.well-known/jwks.json",
-            "jwks_url is not supported yet"),
+            "jwks_url over plain http to a host that only starts like localhost", "      secret_env: GH_SECRET",
+            "      jwks_url: «http://localhost.evil.example/jwks.json", "jwks_url must be an https:// URL"),
         replacing(
-            "discovery", "      secret_env: GH_SECRET", "      «discovery: https://id.example.test/.well-known/openid-configuration",
-            "discovery is not supported yet"),
+            "discovery over plain http", "      secret_env: GH_SECRET",
+            "      discovery: «http://id.example.test/", "discovery must be an https:// URL"),
         replacing("missing pem file", "      secret_env: GH_SECRET", "      pem_file: «keys/missing.pem", "does not exist"),
         replacing("missing jwks file", "      secret_env: GH_SECRET", "      jwks_file: «/nonexistent/jwks.json", "does not exist"),
         replacing(

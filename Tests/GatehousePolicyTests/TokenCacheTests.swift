@@ -94,9 +94,11 @@ struct TokenCacheTests {
         #expect(refused.status == 401)
         #expect(refused.reason.label == "signature_invalid")
 
-        // An empty snapshot (keys withdrawn) refuses it too.
+        // An empty snapshot (keys withdrawn, or not fetched yet) refuses it too: 503 until keys arrive, never 2xx.
         let empty = KeySet(keysByIssuer: [:], generation: 3)
-        #expect(Self.decide(policy, token, keys: empty, at: testNow + 2).status == 401)
+        let unavailable = Self.decide(policy, token, keys: empty, at: testNow + 2)
+        #expect(unavailable.status == 503)
+        #expect(unavailable.reason.label == "keys_unavailable")
     }
 
     @Test("an invalid token is never cached: the same bad token is refused every time")

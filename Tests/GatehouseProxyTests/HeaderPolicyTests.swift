@@ -1,0 +1,566 @@
+import GatehouseConfig
+import NIOHTTP1
+import Testing
+
+@testable import GatehousePolicy
+@testable import GatehouseProxy
+
+/// Client header hygiene with plain values: framing validation, the request-target, `Connection` tokens, the head
+/// sent upstream and the response head sent back.
+struct HeaderPolicyTests {
+    static func head(
+        _ headers: [(String, String)],
+        version: HTTPVersion = .http1_1,
+        method: HTTPMethod = .GET,
+        uri: String = "/a"
+    ) -> HTTPRequestHead {
+        HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
+    }
+
+    static let host = ("Host", "gatehouse.test")
+
+    static func limits(maxHeaders: Int = 100, maxBodyBytes: Int? = nil) -> ServerSettings.Limits {
+        var limits = ServerSettings.Limits()
+        limits.maxHeaders = maxHeaders
+        limits.maxBodyBytes = maxBodyBytes
+        return limits
+    }
+
+    static func refusal(
+        _ headers: [(String, String)],
+        version: HTTPVersion = .http1_1,
+        limits: ServerSettings.Limits = limits()
+    ) -> HeaderPolicy.Refusal? {
+        do {
+            _ = try HeaderPolicy.validate(head(headers, version: version), limits: limits)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    // MARK: validate: framing
+
+    @Test func noBody() throws {
+        #expect(try HeaderPolicy.validate(Self.head([Self.host]), limits: Self.limits()) == .none)
+    }
+
+    @Test(arguments: [("0", 0), ("5", 5), ("000", 0), ("1048576", 1_048_576)])
+    func contentLength(value: String, length: Int) throws {
+        let framing = try HeaderPolicy.validate(
+            Self.head([Self.host, ("Content-Length", value)]),
+            limits: Self.limits()
+        )
+        #expect(framing == .length(length))
+        #expect(framing.hasBody == (length > 0))
+    }
+
+    @Test(arguments: ["chunked", "Chunked", "CHUNKED"])
+    func chunked(value: String) throws {
+        let framing = try HeaderPolicy.validate(
+            Self.head([Self.host, ("Transfer-Encoding", value)]),
+            limits: Self.limits()
+        )
+        #expect(framing == .chunked)
+        #expect(framing.hasBody)
+    }
+
+    @Test(
+        "invalid Content-Length values are refused",
+        arguments: [
+            "", "-1", "+5", "1e3", "0x10", "5 ", " 5", "1,1", "1, 1", "five", "1.0", "9999999999999999999",
+            "99999999999999999999999999",
+        ]
+    )
+    func invalidContentLength(value: String) {
+        #expect(Self.refusal([Self.host, ("Content-Length", value)])?.status == 400)
+    }
+
+    @Test("more than one Content-Length is refused, even when equal", arguments: [("5", "5"), ("5", "6"), ("0", "0")])
+    func duplicateContentLength(first: String, second: String) {
+        #expect(Self.refusal([Self.host, ("Content-Length", first), ("content-length", second)])?.status == 400)
+    }
+
+    @Test(
+        "Transfer-Encoding other than exactly chunked is refused",
+        arguments: [
+            "gzip", "gzip, chunked", "chunked, gzip", "identity", "chunked;q=1", "chunked, chunked", "x-chunked", "",
+            "deflate",
+        ]
+    )
+    func unsupportedTransferEncoding(value: String) {
+        #expect(Self.refusal([Self.host, ("Transfer-Encoding", value)])?.status == 400)
+    }
+
+    @Test func twoTransferEncodingsAreRefused() {
+        #expect(
+            Self.refusal([Self.host, ("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")])?.status == 400
+        )
+    }
+
+    @Test(arguments: [("Content-Length", "Transfer-Encoding"), ("Transfer-Encoding", "Content-Length")])
+    func contentLengthWithTransferEncoding(first: String, second: String) {
+        let values = ["Content-Length": "4", "Transfer-Encoding": "chunked"]
+        let refusal = Self.refusal([Self.host, (first, values[first]!), (second, values[second]!)])
+        #expect(refusal?.status == 400)
+    }
+
+    @Test func chunkedIsRefusedInHTTP10() {
+        #expect(Self.refusal([("Transfer-Encoding", "chunked")], version: .http1_0)?.status == 400)
+        #expect(Self.refusal([Self.host, ("Transfer-Encoding", "chunked")], version: .http1_0)?.status == 400)
+    }
+
+    // MARK: validate: Host and version
+
+    @Test func duplicateHostIsRefused() {
+        #expect(Self.refusal([Self.host, ("host", "evil.test")])?.status == 400)
+        #expect(Self.refusal([Self.host, ("Host", "gatehouse.test")])?.status == 400)
+    }
+
+    @Test func missingHostIsRefusedInHTTP11() {
+        #expect(Self.refusal([])?.status == 400)
+        #expect(Self.refusal([("X-Other", "1")])?.status == 400)
+    }
+
+    @Test func missingHostIsAcceptedInHTTP10() throws {
+        #expect(try HeaderPolicy.validate(Self.head([], version: .http1_0), limits: Self.limits()) == .none)
+        #expect(
+            try HeaderPolicy.validate(Self.head([("Content-Length", "3")], version: .http1_0), limits: Self.limits())
+                == .length(3)
+        )
+    }
+
+    @Test func onlyHTTP1IsServed() {
+        #expect(Self.refusal([Self.host], version: HTTPVersion(major: 2, minor: 0))?.status == 505)
+        #expect(Self.refusal([Self.host], version: HTTPVersion(major: 0, minor: 9))?.status == 505)
+    }
+
+    // MARK: validate: syntax
+
+    @Test(
+        "control characters in a value are refused",
+        arguments: [
+            "a\rb", "a\nb", "a\r\nX-Auth-Subject: admin", "a\u{0}b", "a\u{7F}", "\u{1}", "a\u{1B}[31m", "\u{1F}",
+        ]
+    )
+    func controlCharacterInValue(value: String) {
+        #expect(Self.refusal([Self.host, ("X-Note", value)])?.status == 400)
+    }
+
+    @Test("tabs and non-ASCII text in a value are accepted", arguments: ["a\tb", "caf\u{E9}", "\t", ""])
+    func acceptableValue(value: String) {
+        #expect(Self.refusal([Self.host, ("X-Note", value)]) == nil)
+    }
+
+    @Test(
+        "invalid header names are refused",
+        arguments: [
+            "X Note", "X:Note", "X-Note:", "X\u{0}Note", "X\rNote", "X-N\u{F6}te", "(X)", "X/Note", "X\"Note", "X@Note",
+            "",
+        ]
+    )
+    func invalidHeaderName(name: String) {
+        #expect(Self.refusal([Self.host, (name, "1")])?.status == 400)
+    }
+
+    @Test("token characters in a name are accepted", arguments: ["X_Note", "X.Note", "x-note", "X!#$%&'*+-.^_`|~9"])
+    func validHeaderName(name: String) {
+        #expect(Self.refusal([Self.host, (name, "1")]) == nil)
+    }
+
+    // MARK: validate: limits
+
+    @Test func contentLengthOverTheLimitIs413() throws {
+        let limits = Self.limits(maxBodyBytes: 1000)
+        #expect(Self.refusal([Self.host, ("Content-Length", "1001")], limits: limits)?.status == 413)
+        #expect(
+            try HeaderPolicy.validate(Self.head([Self.host, ("Content-Length", "1000")]), limits: limits)
+                == .length(1000)
+        )
+        // A chunked body is checked while it streams, not here.
+        #expect(
+            try HeaderPolicy.validate(Self.head([Self.host, ("Transfer-Encoding", "chunked")]), limits: limits)
+                == .chunked
+        )
+    }
+
+    @Test func contentLengthWithoutALimitIsAccepted() throws {
+        let framing = try HeaderPolicy.validate(
+            Self.head([Self.host, ("Content-Length", "999999999999999999")]),
+            limits: Self.limits()
+        )
+        #expect(framing == .length(999_999_999_999_999_999))
+    }
+
+    @Test func tooManyHeadersIs431() {
+        let limits = Self.limits(maxHeaders: 8)
+        let eight = [Self.host] + (1...7).map { ("X-H\($0)", "v") }
+        #expect(Self.refusal(eight, limits: limits) == nil)
+        #expect(Self.refusal(eight + [("X-H8", "v")], limits: limits)?.status == 431)
+    }
+
+    // MARK: originTarget
+
+    struct TargetCase: Sendable, CustomTestStringConvertible {
+        let uri: String
+        let host: String
+        let expected: String?
+        var testDescription: String { "\(uri) with Host \(host)" }
+    }
+
+    @Test(arguments: [
+        TargetCase(uri: "/orders/1?x=2", host: "gatehouse.test", expected: "/orders/1?x=2"),
+        TargetCase(uri: "/", host: "gatehouse.test", expected: "/"),
+        TargetCase(uri: "http://gatehouse.test/orders/1?x=2", host: "gatehouse.test", expected: "/orders/1?x=2"),
+        TargetCase(uri: "HTTP://GateHouse.Test/orders", host: "gatehouse.test", expected: "/orders"),
+        TargetCase(uri: "https://gatehouse.test:8443/a", host: "gatehouse.test:8443", expected: "/a"),
+        TargetCase(uri: "http://gatehouse.test", host: "gatehouse.test", expected: "/"),
+        TargetCase(uri: "http://gatehouse.test?q=1", host: "gatehouse.test", expected: "/?q=1"),
+        // Another host, or anything that is not a path.
+        TargetCase(uri: "http://evil.test/orders", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "http://gatehouse.test:8080/orders", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "http://gatehouse.test@evil.test/orders", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "http:///orders", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "ftp://gatehouse.test/orders", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "*", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "gatehouse.test:443", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "orders/1", host: "gatehouse.test", expected: nil),
+        TargetCase(uri: "", host: "gatehouse.test", expected: nil),
+    ])
+    func originTarget(_ testCase: TargetCase) {
+        let head = Self.head([("Host", testCase.host)], uri: testCase.uri)
+        do {
+            let target = try HeaderPolicy.originTarget(head)
+            #expect(target == testCase.expected)
+        } catch {
+            #expect(testCase.expected == nil, "refused: \(error.detail)")
+            #expect(error.status == 400)
+        }
+    }
+
+    @Test func absoluteFormWithoutHostIsRefused() {
+        let head = Self.head([], version: .http1_0, uri: "http://gatehouse.test/orders")
+        #expect(throws: HeaderPolicy.Refusal.self) { try HeaderPolicy.originTarget(head) }
+    }
+
+    // MARK: connectionTokens
+
+    static let identityNames: Set<String> = ["x-auth-subject", "x-auth-roles", "x-user-email"]
+
+    @Test func connectionTokensAreCollected() throws {
+        let head = Self.head([Self.host, ("Connection", "keep-alive, X-Custom"), ("connection", " Upgrade ,, ")])
+        let tokens = try HeaderPolicy.connectionTokens(head, identityNames: Self.identityNames)
+        #expect(tokens == ["keep-alive", "x-custom", "upgrade"])
+    }
+
+    @Test func noConnectionHeaderMeansNoTokens() throws {
+        #expect(try HeaderPolicy.connectionTokens(Self.head([Self.host]), identityNames: Self.identityNames).isEmpty)
+    }
+
+    @Test(
+        "Connection may not nominate a header Gatehouse relies on",
+        arguments: [
+            "Authorization", "authorization", "Host", "Content-Length", "Transfer-Encoding", "X-Auth-Subject",
+            "x-auth-roles", "X_Auth_Subject", "X.Auth.Subject", "x-auth-anything", "X-User-Email", "X_User.Email",
+            "x-forwarded-for", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Request-Id",
+            "close, Authorization",
+            "keep-alive,x-auth-subject",
+        ]
+    )
+    func protectedNomination(value: String) {
+        let head = Self.head([Self.host, ("Connection", value)])
+        do {
+            let tokens = try HeaderPolicy.connectionTokens(head, identityNames: Self.identityNames)
+            Issue.record("accepted: \(tokens)")
+        } catch {
+            #expect(error.status == 400)
+        }
+    }
+
+    // MARK: upstreamHeaders
+
+    static let identity = [
+        IdentityHeaderValue(name: "X-Auth-Subject", value: "alice"),
+        IdentityHeaderValue(name: "X-Auth-Roles", value: "admin,user"),
+        IdentityHeaderValue(name: "X-User-Email", value: "alice@example.test"),
+    ]
+
+    static func forwarding(
+        trusted: Bool = false,
+        client: String? = "10.0.0.9",
+        host: String? = "gatehouse.test"
+    )
+        -> HeaderPolicy.Forwarding
+    {
+        HeaderPolicy.Forwarding(clientAddress: client, peerIsTrusted: trusted, proto: "http", host: host)
+    }
+
+    static func upstream(
+        _ headers: [(String, String)],
+        framing: HeaderPolicy.BodyFraming = .none,
+        identity: [IdentityHeaderValue] = identity,
+        forwarding: HeaderPolicy.Forwarding = forwarding(),
+        forwardAuthorization: Bool = true,
+        upgrade: String? = nil
+    ) throws -> HTTPHeaders {
+        let head = Self.head(headers)
+        let nominated = try HeaderPolicy.connectionTokens(head, identityNames: identityNames)
+        return HeaderPolicy.upstreamHeaders(
+            from: head,
+            framing: framing,
+            nominated: nominated,
+            identity: identity,
+            identityNames: identityNames,
+            forwarding: forwarding,
+            requestID: "req-1",
+            forwardAuthorization: forwardAuthorization,
+            upgrade: upgrade
+        )
+    }
+
+    @Test func ordinaryHeadersPassInOrder() throws {
+        let headers = try Self.upstream([
+            Self.host, ("Accept", "application/json"), ("Cookie", "a=1"), ("X-Trace", "1"), ("X-Trace", "2"),
+            ("Authorization", "Bearer abc"),
+        ])
+        #expect(headers["host"] == ["gatehouse.test"])
+        #expect(headers["accept"] == ["application/json"])
+        #expect(headers["cookie"] == ["a=1"])
+        #expect(headers["x-trace"] == ["1", "2"])
+        #expect(headers["authorization"] == ["Bearer abc"])
+    }
+
+    @Test func hopByHopHeadersAreDropped() throws {
+        let headers = try Self.upstream([
+            Self.host, ("Connection", "keep-alive"), ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "keep-alive"),
+            ("TE", "trailers"), ("Trailer", "X-Checksum"), ("Upgrade", "websocket"),
+            ("Proxy-Authorization", "Basic eA=="),
+            ("Expect", "100-continue"), ("Transfer-Encoding", "chunked"),
+        ])
+        for name in HeaderPolicy.hopByHop {
+            #expect(!headers.contains(name: name), "\(name) was forwarded")
+        }
+    }
+
+    @Test func nominatedHeadersAreDropped() throws {
+        let headers = try Self.upstream([
+            Self.host, ("Connection", "X-Custom, x-other"), ("X-Custom", "1"), ("X-OTHER", "2"), ("X-Kept", "3"),
+        ])
+        #expect(!headers.contains(name: "x-custom"))
+        #expect(!headers.contains(name: "x-other"))
+        #expect(headers["x-kept"] == ["3"])
+        #expect(!headers.contains(name: "connection"))
+    }
+
+    @Test func framingIsWrittenByGatehouse() throws {
+        let fixed = try Self.upstream([Self.host, ("content-length", "5")], framing: .length(5))
+        #expect(fixed["content-length"] == ["5"])
+        #expect(!fixed.contains(name: "transfer-encoding"))
+
+        let chunked = try Self.upstream([Self.host, ("transfer-encoding", "Chunked")], framing: .chunked)
+        #expect(chunked["transfer-encoding"] == ["chunked"])
+        #expect(!chunked.contains(name: "content-length"))
+
+        let none = try Self.upstream([Self.host])
+        #expect(!none.contains(name: "content-length"))
+        #expect(!none.contains(name: "transfer-encoding"))
+    }
+
+    static let identitySpellings = [
+        "X-Auth-Subject", "x-auth-subject", "X-AUTH-SUBJECT", "x-Auth-sUBJECT", "X_Auth_Subject", "x_auth_subject",
+        "X.Auth.Subject", "X-Auth_Subject", "X_Auth.Subject", "X-Auth-Roles", "x_auth_roles", "X.AUTH.ROLES",
+        "X-Auth-Anything", "x_auth_scopes", "X-Auth-", "X-User-Email", "x_user_email", "X.User.Email", "X-USER_EMAIL",
+    ]
+
+    @Test("client copies of identity headers are dropped", arguments: identitySpellings)
+    func identityCopyDropped(name: String) throws {
+        // Also when the route is public and nothing is injected.
+        for identity in [Self.identity, []] {
+            let headers = try Self.upstream([Self.host, (name, "mallory")], identity: identity)
+            for (headerName, value) in headers {
+                #expect(value != "mallory", "\(headerName) survived")
+            }
+        }
+    }
+
+    @Test func identityHeadersAreInjectedExactlyOnce() throws {
+        let headers = try Self.upstream([
+            Self.host, ("X-Auth-Subject", "mallory"), ("X_Auth_Subject", "mallory"), ("x-auth-roles", "admin"),
+            ("X.User.Email", "mallory@evil.test"),
+        ])
+        #expect(headers["x-auth-subject"] == ["alice"])
+        #expect(headers["x-auth-roles"] == ["admin,user"])
+        #expect(headers["x-user-email"] == ["alice@example.test"])
+        let identityLike = headers.filter {
+            HeaderPolicy.isIdentityHeader(HeaderPolicy.fold($0.name), identityNames: Self.identityNames)
+        }
+        #expect(identityLike.count == 3)
+        // Injected last, after everything the client sent.
+        #expect(headers.map { $0.name }.suffix(3) == ["X-Auth-Subject", "X-Auth-Roles", "X-User-Email"])
+    }
+
+    @Test(
+        "path and method override headers are dropped",
+        arguments: [
+            "X-Original-URL", "x-original-url", "X-Rewrite-URL", "X-Original-URI", "X-Forwarded-Uri",
+            "X-Forwarded-Path",
+            "X-Forwarded-Prefix", "X-Envoy-Original-Path", "X-HTTP-Method-Override", "X-HTTP-Method",
+            "X-Method-Override",
+            "X-Original-Method", "X_Original_URL", "X.Rewrite.URL", "x_http_method_override", "X_Forwarded_Prefix",
+        ]
+    )
+    func overrideHeaderDropped(name: String) throws {
+        for trusted in [false, true] {
+            let headers = try Self.upstream(
+                [Self.host, (name, "/admin")],
+                forwarding: Self.forwarding(trusted: trusted)
+            )
+            for (headerName, value) in headers {
+                #expect(value != "/admin", "\(headerName) survived")
+            }
+        }
+    }
+
+    @Test func forwardingFromAnUntrustedPeerIsReplaced() throws {
+        let headers = try Self.upstream([
+            Self.host, ("X-Forwarded-For", "1.2.3.4"), ("x-forwarded-for", "5.6.7.8"), ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil.test"), ("Forwarded", "for=1.2.3.4;proto=https"),
+        ])
+        #expect(headers["x-forwarded-for"] == ["10.0.0.9"])
+        #expect(headers["x-forwarded-proto"] == ["http"])
+        #expect(headers["x-forwarded-host"] == ["gatehouse.test"])
+        #expect(headers["forwarded"] == ["for=10.0.0.9;proto=http;host=gatehouse.test"])
+    }
+
+    @Test(
+        "underscore and dot spellings of forwarding headers are dropped from an untrusted peer",
+        arguments: [
+            "X_Forwarded_For", "x.forwarded.for", "X_Forwarded_Proto", "X_Forwarded_Host", "X-Forwarded_For",
+        ]
+    )
+    func forwardingSpellingsDropped(name: String) throws {
+        let headers = try Self.upstream([Self.host, (name, "6.6.6.6")])
+        for (headerName, value) in headers {
+            #expect(!value.contains("6.6.6.6"), "\(headerName) survived")
+        }
+    }
+
+    @Test func forwardingFromATrustedPeerIsAppendedTo() throws {
+        let headers = try Self.upstream(
+            [
+                Self.host, ("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "public.example.test"), ("Forwarded", "for=1.2.3.4;proto=https"),
+            ],
+            forwarding: Self.forwarding(trusted: true)
+        )
+        #expect(headers["x-forwarded-for"] == ["1.2.3.4, 10.0.0.9"])
+        #expect(headers["x-forwarded-proto"] == ["https"])
+        #expect(headers["x-forwarded-host"] == ["public.example.test"])
+        #expect(headers["forwarded"] == ["for=1.2.3.4;proto=https, for=10.0.0.9;proto=http;host=gatehouse.test"])
+    }
+
+    @Test func trustedPeerWithoutForwardingHeadersGetsGatehouseValues() throws {
+        let headers = try Self.upstream([Self.host], forwarding: Self.forwarding(trusted: true))
+        #expect(headers["x-forwarded-for"] == ["10.0.0.9"])
+        #expect(headers["x-forwarded-proto"] == ["http"])
+        #expect(headers["x-forwarded-host"] == ["gatehouse.test"])
+    }
+
+    @Test func ipv6ClientIsQuotedInForwarded() throws {
+        let headers = try Self.upstream([Self.host], forwarding: Self.forwarding(client: "::1"))
+        #expect(headers["x-forwarded-for"] == ["::1"])
+        #expect(headers["forwarded"] == ["for=\"[::1]\";proto=http;host=gatehouse.test"])
+    }
+
+    @Test func oddHostIsLeftOutOfForwarded() throws {
+        let headers = try Self.upstream(
+            [("Host", "a\"b;for=evil")],
+            forwarding: Self.forwarding(host: "a\"b;for=evil")
+        )
+        #expect(headers["forwarded"] == ["for=10.0.0.9;proto=http"])
+    }
+
+    @Test func unknownClientAddress() throws {
+        let headers = try Self.upstream([Self.host], forwarding: Self.forwarding(client: nil, host: nil))
+        #expect(headers["x-forwarded-for"] == ["unknown"])
+        #expect(!headers.contains(name: "x-forwarded-host"))
+    }
+
+    @Test(arguments: [true, false])
+    func forwardAuthorization(_ forward: Bool) throws {
+        let headers = try Self.upstream(
+            [Self.host, ("Authorization", "Bearer abc"), ("authorization", "Basic eA==")],
+            forwardAuthorization: forward
+        )
+        #expect(headers["authorization"] == (forward ? ["Bearer abc", "Basic eA=="] : []))
+    }
+
+    @Test func requestIDIsGatehouses() throws {
+        let headers = try Self.upstream([Self.host, ("X-Request-Id", "client-chosen"), ("x-request-id", "second")])
+        #expect(headers["x-request-id"] == ["req-1"])
+    }
+
+    @Test func upgradeIsRewrittenWhenRelayed() throws {
+        let headers = try Self.upstream(
+            [Self.host, ("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "k")],
+            upgrade: "websocket"
+        )
+        #expect(headers["connection"] == ["Upgrade"])
+        #expect(headers["upgrade"] == ["websocket"])
+        #expect(headers["sec-websocket-key"] == ["k"])
+    }
+
+    // MARK: sanitizeResponse
+
+    @Test func responseHopByHopHeadersAreDropped() {
+        let upstream = HTTPHeaders([
+            ("Content-Type", "text/plain"), ("Connection", "keep-alive, X-Internal"), ("Keep-Alive", "timeout=5"),
+            ("X-Internal", "secret"), ("Proxy-Connection", "x"), ("TE", "trailers"), ("Trailer", "x"),
+            ("Upgrade", "h2c"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-Request-Id", "upstream-id"),
+            ("Transfer-Encoding", "chunked"), ("Proxy-Authenticate", "Basic"),
+        ])
+        let headers = HeaderPolicy.sanitizeResponse(upstream, requestID: "req-1", keepUpgrade: false)
+        #expect(headers["content-type"] == ["text/plain"])
+        #expect(headers["set-cookie"] == ["a=1", "b=2"])
+        #expect(headers["x-request-id"] == ["req-1"])
+        // A proxy challenge stays with the response; its framing is Gatehouse's to write.
+        #expect(headers["proxy-authenticate"] == ["Basic"])
+        for name in [
+            "connection", "keep-alive", "x-internal", "proxy-connection", "te", "trailer", "upgrade",
+            "transfer-encoding",
+        ] {
+            #expect(!headers.contains(name: name), "\(name) was returned")
+        }
+    }
+
+    @Test func upgradeResponseKeepsUpgradeHeaders() {
+        let upstream = HTTPHeaders([
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", "abc"),
+        ])
+        let headers = HeaderPolicy.sanitizeResponse(upstream, requestID: "req-1", keepUpgrade: true)
+        #expect(headers["upgrade"] == ["websocket"])
+        #expect(headers["connection"] == ["Upgrade"])
+        #expect(headers["sec-websocket-accept"] == ["abc"])
+        #expect(headers["x-request-id"] == ["req-1"])
+    }
+
+    // MARK: helpers
+
+    @Test(arguments: [
+        ("X-Auth-Subject", "x-auth-subject"), ("X_Auth.Subject", "x-auth-subject"), ("x.y_z-W", "x-y-z-w"),
+        ("", ""), ("\u{C4}", "\u{C4}"),
+    ])
+    func fold(name: String, folded: String) {
+        #expect(HeaderPolicy.fold(name) == folded)
+    }
+
+    @Test(arguments: [
+        ("abc-123", true), ("A_b.c:d/e", true), (String(repeating: "a", count: 128), true),
+        (String(repeating: "a", count: 129), false), ("", false), ("a b", false), ("a\r\nb", false),
+        ("<script>", false),
+        ("a,b", false), ("caf\u{E9}", false), ("a\"b", false),
+    ])
+    func saneRequestID(value: String, sane: Bool) {
+        #expect(HeaderPolicy.isSaneRequestID(value) == sane)
+    }
+}
