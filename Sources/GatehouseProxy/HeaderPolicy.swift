@@ -86,8 +86,8 @@ enum HeaderPolicy {
             for byte in name.utf8 where !isTokenByte(byte) {
                 throw Refusal(status: 400, detail: "invalid header name")
             }
-            switch name.lowercased() {
-            case "content-length":
+            switch name.utf8.count {
+            case 14 where equalsIgnoringCase(name, "content-length"):
                 lengthCount += 1
                 guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), value.utf8.count <= 18,
                     let length = Int(value)
@@ -95,11 +95,11 @@ enum HeaderPolicy {
                     throw Refusal(status: 400, detail: "invalid Content-Length")
                 }
                 contentLength = length
-            case "transfer-encoding":
+            case 17 where equalsIgnoringCase(name, "transfer-encoding"):
                 transferEncodings += 1
                 chunked = value.lowercased() == "chunked"
                 if !chunked { throw Refusal(status: 400, detail: "only Transfer-Encoding: chunked is accepted") }
-            case "host":
+            case 4 where equalsIgnoringCase(name, "host"):
                 hostCount += 1
             default:
                 break
@@ -178,9 +178,9 @@ enum HeaderPolicy {
         var priorForwardedFor: [String] = []
         var priorForwarded: [String] = []
         for (name, value) in head.headers {
-            let lower = name.lowercased()
             // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
-            let folded = fold(lower)
+            let folded = fold(name)
+            let lower = name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) ? name.lowercased() : folded
             if hopByHop.contains(lower) || nominated.contains(lower) || overrideHeaders.contains(folded)
                 || lower == "content-length" || folded == "x-request-id"
             {
@@ -215,7 +215,7 @@ enum HeaderPolicy {
         if !trusted || !headers.contains(name: "x-forwarded-host"), let host = forwarding.host {
             headers.replaceOrAdd(name: "X-Forwarded-Host", value: host)
         }
-        let forNode = client.contains(":") ? "\"[\(client)]\"" : client
+        let forNode = client.utf8.contains(UInt8(ascii: ":")) ? "\"[\(client)]\"" : client
         var forwardedElement = "for=\(forNode);proto=\(forwarding.proto)"
         if let host = forwarding.host, host.utf8.allSatisfy(isTokenByteOrColon) { forwardedElement += ";host=\(host)" }
         headers.add(name: "Forwarded", value: (priorForwarded + [forwardedElement]).joined(separator: ", "))
@@ -274,6 +274,15 @@ enum HeaderPolicy {
             default:
                 return false
             }
+        }
+    }
+
+    /// ASCII case-insensitive equality with a lower-case literal, without allocating.
+    @inline(__always)
+    static func equalsIgnoringCase(_ text: String, _ lower: StaticString) -> Bool {
+        lower.withUTF8Buffer { expected in
+            text.utf8.count == expected.count
+                && zip(text.utf8, expected).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
         }
     }
 

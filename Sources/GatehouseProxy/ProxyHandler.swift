@@ -634,6 +634,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard let current = exchange else { return }
         exchange = nil
         let now = NIODeadline.now()
+        GatehouseMetrics.recordRequest(
+            route: current.routeID, status: current.responseStatus, reason: current.reason,
+            nanoseconds: (now - current.start).nanoseconds)
+        if let start = current.upstreamStart, let address = current.upstream, current.upstreamStatus != nil {
+            GatehouseMetrics.recordUpstream(address.description, nanoseconds: (now - start).nanoseconds)
+        }
+        // The entry is built only when it will be written.
+        guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             LogKeys.requestID: .string(current.requestID),
             LogKeys.method: .string(current.method.rawValue),
@@ -653,12 +661,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         if let address = current.upstream { metadata[LogKeys.upstream] = .string(address.description) }
         logger.info("request", metadata: metadata)
-        GatehouseMetrics.recordRequest(
-            route: current.routeID, status: current.responseStatus, reason: current.reason,
-            nanoseconds: (now - current.start).nanoseconds)
-        if let start = current.upstreamStart, let address = current.upstream, current.upstreamStatus != nil {
-            GatehouseMetrics.recordUpstream(address.description, nanoseconds: (now - start).nanoseconds)
-        }
     }
 
     private static func newRequestID() -> String {

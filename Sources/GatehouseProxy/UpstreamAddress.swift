@@ -10,7 +10,8 @@ struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
         return (tls && port == 443) || (!tls && port == 80) ? bracketed : "\(bracketed):\(port)"
     }
 
-    var description: String { (tls ? "https://" : "http://") + authority }
+    /// `http(s)://authority`, computed once (it labels metrics and logs on every request).
+    let description: String
 
     /// Parses an upstream URL as validated by the configuration loader.
     init?(url: String) {
@@ -46,5 +47,8 @@ struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
         self.host = String(host)
         self.port = port
         self.tls = tls
+        let bracketed = host.contains(":") ? "[\(host)]" : String(host)
+        let hostPort = (tls && port == 443) || (!tls && port == 80) ? bracketed : "\(bracketed):\(port)"
+        self.description = (tls ? "https://" : "http://") + hostPort
     }
 }
