@@ -79,6 +79,23 @@ public struct ClaimPath: Sendable, Hashable, CustomStringConvertible {
         self.init(keys: keys)
     }
 
+    /// Sets `value` at this path in `claims`, creating objects on the way (for minting tokens).
+    public func set(_ value: JSONValue, in claims: inout [String: JSONValue]) {
+        Self.set(value, at: keys[...], in: &claims)
+    }
+
+    private static func set(_ value: JSONValue, at keys: ArraySlice<String>, in claims: inout [String: JSONValue]) {
+        guard let first = keys.first else { return }
+        if keys.count == 1 {
+            claims[first] = value
+            return
+        }
+        var inner: [String: JSONValue] = [:]
+        if case .object(let existing)? = claims[first] { inner = existing }
+        set(value, at: keys.dropFirst(), in: &inner)
+        claims[first] = .object(inner)
+    }
+
     /// The value at this path in `claims`, if every key exists.
     public func lookup(in claims: JSONValue) -> JSONValue? {
         var value = claims

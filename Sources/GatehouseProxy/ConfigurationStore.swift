@@ -8,8 +8,8 @@ import Synchronization
 /// The configuration in force. Replaced whole and atomically: a request keeps the snapshot it started with, new
 /// requests see the new one.
 public final class ConfigurationStore: Sendable {
-    /// Everything one request needs, immutable.
-    public struct Snapshot: Sendable {
+    /// Everything one request needs, immutable (a class: a request takes it with one retain, not a deep copy).
+    public final class Snapshot: Sendable {
         /// The validated configuration.
         public let configuration: GatehouseConfiguration
         /// The keys in force.

@@ -49,16 +49,33 @@ enum HeaderPolicy {
 
     /// Folds a header name the way identity headers are compared: lower case, `_` and `.` read as `-`.
     static func fold(_ name: String) -> String {
-        var result = ""
-        result.reserveCapacity(name.utf8.count)
-        for scalar in name.unicodeScalars {
-            switch scalar {
-            case "_", ".": result.unicodeScalars.append("-")
-            case "A"..."Z": result.unicodeScalars.append(Unicode.Scalar(scalar.value + 32)!)
-            default: result.unicodeScalars.append(scalar)
+        map(name) { byte in
+            switch byte {
+            case UInt8(ascii: "_"), UInt8(ascii: "."): return UInt8(ascii: "-")
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return byte | 0x20
+            default: return byte
             }
         }
-        return result
+    }
+
+    /// ASCII lower case (header names are ASCII tokens).
+    static func lowercase(_ name: String) -> String {
+        map(name) { byte in byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte }
+    }
+
+    /// `name` with each byte mapped; `name` itself (no copy) when nothing changes. Runs once per header per request.
+    @inline(__always)
+    private static func map(_ name: String, _ transform: (UInt8) -> UInt8) -> String {
+        guard name.utf8.contains(where: { transform($0) != $0 }) else { return name }
+        let count = name.utf8.count
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var index = 0
+            for byte in name.utf8 {
+                buffer[index] = transform(byte)
+                index += 1
+            }
+            return index
+        }
     }
 
     /// Whether a folded header name is an identity header: one of the configured names, or under the `x-auth-`
@@ -180,7 +197,7 @@ enum HeaderPolicy {
         for (name, value) in head.headers {
             // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
             let folded = fold(name)
-            let lower = name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) ? name.lowercased() : folded
+            let lower = name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) ? lowercase(name) : folded
             if hopByHop.contains(lower) || nominated.contains(lower) || overrideHeaders.contains(folded)
                 || lower == "content-length" || folded == "x-request-id"
             {
@@ -247,7 +264,7 @@ enum HeaderPolicy {
         var result = HTTPHeaders()
         result.reserveCapacity(headers.count + 1)
         for (name, value) in headers {
-            let lower = name.lowercased()
+            let lower = lowercase(name)
             if keepUpgrade && (lower == "upgrade" || lower == "connection") {
                 result.add(name: name, value: value)
                 continue

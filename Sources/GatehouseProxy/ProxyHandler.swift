@@ -51,7 +51,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var pendingRead = false
     private var upstreamNeedsFlush = false
     private var clientNeedsFlush = false
+    /// The one scheduled task of this connection, and when it fires. Arming a later deadline only moves
+    /// `timerDeadline` (no task per request); the task re-checks when it fires.
     private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
+    private var timerDeadline: NIODeadline?
+    private var timerIdle = false
+    private var timerLimit: Double = 0
     private var lastUpstreamActivity = NIODeadline.now()
     private var peerAddress: String?
     private var peerBytes: [UInt8]?
@@ -89,7 +95,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
+        cancelTimer()
         self.context = nil
     }
 
@@ -103,7 +109,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
+        cancelTimer()
         let action = machine.clientClosed()
         if action == .abort, let upstream {
             upstream.handler.owner = nil
@@ -187,7 +193,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // A pipelined head delivered while this connection is closing is not answered (and must not cut short
         // the response being flushed).
         if machine.state == .closing { return }
-        timer?.cancel()
+        timerDeadline = nil
         let snapshot = store.snapshot
         self.snapshot = snapshot
         let settings = snapshot.configuration.server
@@ -325,7 +331,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 connection.handler.owner = self
                 upstream = connection
                 exchange?.upstreamStart = .now()
-                lastUpstreamActivity = .now()
+                lastUpstreamActivity = context?.eventLoop.now ?? .now()
                 carryOut(machine.upstreamReady())
             case .failure:
                 guard case .connecting = machine.state else { return }
@@ -335,7 +341,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamRead(_ part: HTTPClientResponsePart) {
-        lastUpstreamActivity = .now()
+        lastUpstreamActivity = context?.eventLoop.now ?? .now()
         guard let context else { return }
         switch part {
         case .head(let head):
@@ -454,7 +460,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 context.read()
             }
         case .finish(let reuseUpstream, let closeClient):
-            timer?.cancel()
+            timerDeadline = nil
             if let upstream {
                 self.upstream = nil
                 if reuseUpstream { pool.release(upstream) } else {
@@ -476,7 +482,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
             if !closeClient { resumeClientReads(context: context) }
         case .failGateway(let status, let closeClient):
-            timer?.cancel()
+            timerDeadline = nil
             if let upstream {
                 self.upstream = nil
                 upstream.handler.owner = nil
@@ -513,7 +519,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func writeLocal(_ answer: LocalAnswer, close: Bool) {
         guard let context, var current = exchange else { return }
-        timer?.cancel()
+        timerDeadline = nil
         current.responseStatus = answer.status
         if current.reason == "-" || answer.status >= 500 || answer.status == 413 || answer.status == 408 || answer.status == 431 {
             current.reason = answer.reason
@@ -542,7 +548,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// connection is closed.
     private func writeBeforeAnyRequest(_ answer: LocalAnswer) {
         guard let context, var current = exchange else { return }
-        timer?.cancel()
+        timerDeadline = nil
         current.responseStatus = answer.status
         current.reason = answer.reason
         current.bytesOut = answer.body.utf8.count
@@ -562,7 +568,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func abortBoth() {
-        timer?.cancel()
+        timerDeadline = nil
         if let address = exchange?.upstream, upstream != nil {
             GatehouseMetrics.recordUpstreamError(address.description, kind: "aborted")
         }
@@ -582,12 +588,40 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func armTimer(after seconds: Double, idle: Bool, limit: Double? = nil) {
         guard let context else { return }
+        let deadline = context.eventLoop.now + .nanoseconds(Int64(min(seconds, 86_400 * 365) * 1_000_000_000))
+        timerDeadline = deadline
+        timerIdle = idle
+        timerLimit = limit ?? seconds
+        // An outstanding task that fires no later than the new deadline will re-check then.
+        if let firesAt = timerFiresAt, firesAt <= deadline { return }
         timer?.cancel()
-        let deadline = TimeAmount.nanoseconds(Int64(min(seconds, 86_400 * 365) * 1_000_000_000))
-        let limit = limit ?? seconds
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [weak self] in
-            self?.timerFired(idle: idle, seconds: limit)
+        schedule(at: deadline, on: context)
+    }
+
+    private func schedule(at deadline: NIODeadline, on context: ChannelHandlerContext) {
+        timerFiresAt = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            self?.timerTaskRan()
         }
+    }
+
+    private func timerTaskRan() {
+        timerFiresAt = nil
+        timer = nil
+        guard let deadline = timerDeadline, let context else { return }
+        if context.eventLoop.now < deadline {
+            schedule(at: deadline, on: context)
+            return
+        }
+        timerDeadline = nil
+        timerFired(idle: timerIdle, seconds: timerLimit)
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        timerFiresAt = nil
+        timerDeadline = nil
     }
 
     /// `seconds` is the configured limit (not the delay this timer happened to be armed with).
@@ -603,7 +637,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 writeBeforeAnyRequest(.requestTimeout)
             }
         case .connecting, .relaying:
-            let quietFor = NIODeadline.now() - lastUpstreamActivity
+            let quietFor = (context?.eventLoop.now ?? .now()) - lastUpstreamActivity
             let limit = TimeAmount.nanoseconds(Int64(seconds * 1_000_000_000))
             if case .relaying = machine.state, quietFor < limit {
                 armTimer(after: Double((limit - quietFor).nanoseconds) / 1e9, idle: false, limit: seconds)
@@ -621,7 +655,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func splice() {
         guard let context, let upstream else { return }
         logExchange()
-        timer?.cancel()
+        cancelTimer()
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         self.upstream = nil
         upstream.handler.owner = nil

@@ -15,6 +15,8 @@ struct DemoScript {
 
     let personas: [(name: String, variable: String, token: String)]
     let steps: [Step]
+    /// The reader's claims, for `explain --claims` (the demo key is not the one routes.yaml trusts).
+    let readerClaims: JSONValue
 
     init(configuration: GatehouseConfiguration, keys: TestKeys, now: Double) throws {
         guard let issuer = configuration.issuers.first?.policy, let minter = keys.minters[issuer.issuer] else {
@@ -39,12 +41,13 @@ struct DemoScript {
         func claims(sub: String, roles: [String], scopes: [String]) -> [String: JSONValue] {
             var members = claimValues
             members["sub"] = .string(sub)
-            DemoScript.set(&members, path: issuer.rolesClaim.keys, value: .array(roles.map { .string($0) }))
-            DemoScript.set(&members, path: issuer.scopesClaim.keys, value: .string(scopes.joined(separator: " ")))
+            issuer.rolesClaim.set(.array(roles.map { .string($0) }), in: &members)
+            issuer.scopesClaim.set(.string(scopes.joined(separator: " ")), in: &members)
             return members
         }
         let readerScopes = allScopes.filter { $0.hasSuffix(":read") || $0.hasSuffix(".read") || $0 == "read" }
         let reader = claims(sub: "reader", roles: [], scopes: readerScopes.isEmpty ? Array(allScopes.prefix(1)) : readerScopes)
+        readerClaims = .object(reader)
         let admin = claims(sub: "admin", roles: allRoles, scopes: allScopes)
         let lifetime = 3600.0
         var expiredClaims = admin
@@ -125,23 +128,11 @@ struct DemoScript {
         }
         lines.append("")
         if let denied = steps.first(where: { $0.expected.status == 403 }) {
-            lines.append("Why was the reader denied? Ask Gatehouse:")
-            lines.append("  gatehouse explain --config \(file) --token \"$READER\" \(denied.method) \(denied.path)")
+            lines.append("Why was the reader denied? Ask Gatehouse (with the reader's claims):")
+            lines.append("  gatehouse explain --config \(file) --claims '\(readerClaims.jsonText)' \(denied.method) \(denied.path)")
         }
         lines.append("Access log (one JSON line per request) follows. Ctrl-C stops the demo.")
         return lines.joined(separator: "\n")
-    }
-
-    static func set(_ claims: inout [String: JSONValue], path: [String], value: JSONValue) {
-        guard let first = path.first else { return }
-        if path.count == 1 {
-            claims[first] = value
-            return
-        }
-        var inner: [String: JSONValue] = [:]
-        if case .object(let existing)? = claims[first] { inner = existing }
-        set(&inner, path: Array(path.dropFirst()), value: value)
-        claims[first] = .object(inner)
     }
 
     struct DemoError: Error, CustomStringConvertible {

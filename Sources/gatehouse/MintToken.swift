@@ -100,36 +100,23 @@ struct MintToken: AsyncParsableCommand {
         if let audience = audience ?? layout.audiences?.first { claims["aud"] = .string(audience) }
         if let roles {
             let list = roles.split(separator: ",").map { JSONValue.string(String($0).trimmingCharacters(in: .whitespaces)) }
-            Self.set(&claims, path: layout.rolesClaim.keys, value: .array(list))
+            layout.rolesClaim.set(.array(list), in: &claims)
         }
         if let scopes {
             let list = scopes.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-            Self.set(&claims, path: layout.scopesClaim.keys, value: .string(list.joined(separator: " ")))
+            layout.scopesClaim.set(.string(list.joined(separator: " ")), in: &claims)
         }
         for entry in extraClaims {
             guard let equals = entry.firstIndex(of: "=") else { throw ValidationError("--claim takes NAME=VALUE") }
             let name = String(entry[..<equals])
             let text = String(entry[entry.index(after: equals)...])
             let value = (try? StrictJSONParser.parse(Array(text.utf8))) ?? .string(text)
-            let path = (try? ClaimPath(parsing: name))?.keys ?? [name]
-            Self.set(&claims, path: path, value: value)
+            let path = (try? ClaimPath(parsing: name)) ?? ClaimPath(keys: [name])
+            path.set(value, in: &claims)
         }
         let now = currentTime()
         let full = TestKeys.claims(claims, issuer: IssuerPolicy(issuer: issuerName, audiences: nil, algorithms: []), now: now, lifetime: lifetime)
         let minter = try await TokenMinter(key: material, algorithm: algorithm, kid: kid ?? configuredKey?.kid)
         print(try minter.mint(full))
-    }
-
-    /// Sets a value at a nested claim path, creating objects on the way.
-    static func set(_ claims: inout [String: JSONValue], path: [String], value: JSONValue) {
-        guard let first = path.first else { return }
-        if path.count == 1 {
-            claims[first] = value
-            return
-        }
-        var inner: [String: JSONValue] = [:]
-        if case .object(let existing)? = claims[first] { inner = existing }
-        set(&inner, path: Array(path.dropFirst()), value: value)
-        claims[first] = .object(inner)
     }
 }

@@ -20,6 +20,13 @@ struct RunTests: AsyncParsableCommand {
     @Flag(help: "Judge each test with the policy alone, without starting the proxy and the mock upstream.")
     var offline = false
 
+    @Flag(help: "Send each test through the real proxy and the mock upstream (the default).")
+    var live = false
+
+    func validate() throws {
+        if offline && live { throw ValidationError("give --live or --offline, not both") }
+    }
+
     func run() async throws {
         let configuration: GatehouseConfiguration
         do {

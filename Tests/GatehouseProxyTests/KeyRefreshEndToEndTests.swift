@@ -99,9 +99,30 @@ final class MockIdentityProvider: Sendable {
         return false
     }
 
-    @Test func providerDownAtStartThenUpThenRotating() async throws {
+    /// Gatehouse in front of an echo upstream, with keys from a mock identity provider on loopback.
+    struct Running {
+        let group: MultiThreadedEventLoopGroup
+        let idp: MockIdentityProvider
+        let echo: EchoUpstream
+        let store: ConfigurationStore
+        let keys: KeyRefreshService
+        let server: ProxyServer
+        let port: Int
+
+        func stop() async throws {
+            keys.stopAll()
+            await server.shutdown(grace: 1)
+            await echo.stop()
+            await idp.stop()
+            try await group.shutdownGracefully()
+        }
+    }
+
+    /// Starts everything; `issuerOptions` are extra YAML lines for the issuer (refresh and cooldown).
+    func start(issuerOptions: String, serving document: String? = nil) async throws -> Running {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let idp = MockIdentityProvider()
+        idp.serve(document)
         let idpPort = try await idp.start(group: group)
         let echo = EchoUpstream(group: group)
         let echoPort = try await echo.start().port ?? 0
@@ -113,8 +134,7 @@ final class MockIdentityProvider: Sendable {
                   audience: api
                   algorithms: [RS256]
                   jwks_url: http://127.0.0.1:\(idpPort)/jwks.json
-                  refresh_interval: 1s
-                  unknown_kid_cooldown: 1s
+            \(issuerOptions)
             routes:
               - path: /public/**
                 public: true
@@ -131,7 +151,12 @@ final class MockIdentityProvider: Sendable {
             accessLogger: quiet)
         let port = try await server.start(host: "127.0.0.1", port: 0).port ?? 0
         keys.sync(with: configuration)
+        return Running(group: group, idp: idp, echo: echo, store: store, keys: keys, server: server, port: port)
+    }
 
+    @Test func providerDownAtStartThenUpThenRotating() async throws {
+        let running = try await start(issuerOptions: "      refresh_interval: 1s\n      unknown_kid_cooldown: 1s")
+        let (group, idp, store, port) = (running.group, running.idp, running.store, running.port)
         let first = try KeyMaterial.generate(.rsa)
         let firstToken = try await token(first, kid: "k1")
 
@@ -158,11 +183,28 @@ final class MockIdentityProvider: Sendable {
         let before = idp.requests
         #expect(try await eventually { idp.requests > before })
         #expect(try await status(port, group, path: "/api/x", token: secondToken) == 200)
+        try await running.stop()
+    }
 
-        keys.stopAll()
-        await server.shutdown(grace: 1)
-        await echo.stop()
-        await idp.stop()
-        try await group.shutdownGracefully()
+    @Test func unknownKidStormCausesAtMostOneFetchPerCooldown() async throws {
+        let key = try KeyMaterial.generate(.rsa)
+        let running = try await start(
+            issuerOptions: "      refresh_interval: 1h\n      unknown_kid_cooldown: 1h", serving: try jwks([("k1", key)]))
+        let (group, idp, port) = (running.group, running.idp, running.port)
+        let good = try await token(key, kid: "k1")
+        #expect(try await eventually { try await status(port, group, path: "/api/x", token: good) == 200 })
+        let fetchesBefore = idp.requests
+
+        // A storm of tokens naming random kids (signed by some key the provider never published).
+        let stranger = try KeyMaterial.generate(.rsa)
+        for index in 0..<60 {
+            let forged = try await token(stranger, kid: "random-\(index)-\(UInt32.random(in: 0...UInt32.max))")
+            #expect(try await status(port, group, path: "/api/x", token: forged) == 401)
+        }
+        // Let a refetch that was started land, then count.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(idp.requests - fetchesBefore <= 1, "60 random kids cost at most one fetch per cooldown")
+        #expect(try await status(port, group, path: "/api/x", token: good) == 200)
+        try await running.stop()
     }
 }
