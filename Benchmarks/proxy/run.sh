@@ -108,7 +108,7 @@ run() {
     rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     local hz; hz=$(getconf CLK_TCK)
     local us; us=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }')
     printf "%-34s %10s %9s %9s %10s %9s\n" "$name" "$rps" "$p50" "$p99" "$us" "${non2xx:-0}"
