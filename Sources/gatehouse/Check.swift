@@ -11,13 +11,9 @@ struct Check: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        do {
-            let configuration = try await loadConfiguration(options.config)
-            print(
-                "\(options.config): valid (\(configuration.policy.routes.routes.count) routes, \(configuration.issuers.count) issuers, \(configuration.tests.count) tests, \(configuration.warnings.count) warnings)"
-            )
-        } catch let error as ExitCodeError {
-            throw ExitCode(error.code)
-        }
+        let configuration = try await loadConfiguration(options.config)
+        print(
+            "\(options.config): valid (\(configuration.policy.routes.routes.count) routes, \(configuration.issuers.count) issuers, \(configuration.tests.count) tests, \(configuration.warnings.count) warnings)"
+        )
     }
 }

@@ -30,12 +30,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSetup.bootstrap(level: .info)
-        let configuration: GatehouseConfiguration
-        do {
-            configuration = try await loadConfiguration(options.config)
-        } catch let error as ExitCodeError {
-            throw ExitCode(error.code)
-        }
+        let configuration = try await loadConfiguration(options.config)
         guard let (host, port) = splitHostPort(listen ?? configuration.listen) else {
             throw ValidationError("--listen must be HOST:PORT")
         }

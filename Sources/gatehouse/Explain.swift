@@ -38,12 +38,7 @@ struct Explain: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration: GatehouseConfiguration
-        do {
-            configuration = try await loadConfiguration(options.config)
-        } catch let error as ExitCodeError {
-            throw ExitCode(error.code)
-        }
+        let configuration = try await loadConfiguration(options.config)
         let credential: Policy.Credential
         if let issuer, configuration.policy.verifier.issuers[issuer] == nil {
             throw ValidationError("--issuer \(issuer) is not configured in \(options.config)")

@@ -58,12 +58,7 @@ struct MintToken: AsyncParsableCommand {
         var configuredKey: IssuerConfiguration.Key? = nil
         let configPath = config ?? (FileManager.default.fileExists(atPath: "routes.yaml") ? "routes.yaml" : nil)
         if let configPath {
-            let configuration: GatehouseConfiguration
-            do {
-                configuration = try await loadConfiguration(configPath)
-            } catch let error as ExitCodeError {
-                throw ExitCode(error.code)
-            }
+            let configuration = try await loadConfiguration(configPath)
             let chosen = issuer.flatMap { name in configuration.issuers.first { $0.policy.issuer == name } }
                 ?? (issuer == nil ? configuration.issuers.first : nil)
             issuerPolicy = chosen?.policy

@@ -28,12 +28,7 @@ struct RunTests: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration: GatehouseConfiguration
-        do {
-            configuration = try await loadConfiguration(options.config)
-        } catch let error as ExitCodeError {
-            throw ExitCode(error.code)
-        }
+        let configuration = try await loadConfiguration(options.config)
         guard !configuration.tests.isEmpty else {
             printError("\(options.config): no tests: add a tests: section (see the README)")
             throw ExitCode(1)

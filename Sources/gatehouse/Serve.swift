@@ -43,12 +43,7 @@ struct Serve: AsyncParsableCommand {
         LoggingSetup.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let configuration: GatehouseConfiguration
-        do {
-            configuration = try await loadConfiguration(options.config)
-        } catch let error as ExitCodeError {
-            throw ExitCode(error.code)
-        }
+        let configuration = try await loadConfiguration(options.config)
         guard upstream != nil || configuration.upstream != nil
             || configuration.policy.routes.routes.allSatisfy({ $0.upstream != nil || $0.access == .deny })
         else {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import FoundationEssentials
 import GatehouseConfig
 
@@ -35,10 +36,7 @@ func loadConfiguration(_ path: String) async throws -> GatehouseConfiguration {
     } catch {
         for diagnostic in error.diagnostics { printError(diagnostic.description) }
         printError("\(path): \(error.errors.count) error(s)")
-        throw ExitCodeError(code: 1)
+        throw ExitCode(1)
     }
 }
 
-struct ExitCodeError: Error {
-    let code: Int32
-}
