@@ -99,7 +99,9 @@ public final class ProxyServer: Sendable {
                     decoderLimits.maxHeaderFieldCount = limits.maxHeaders + 1
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
-                        withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
+                        // Every header written to the client was parsed by the upstream decoder or built by
+                        // Gatehouse from validated values: a second byte-by-byte check per response is redundant.
+                        withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyHandler(store: store, pool: pool, environment: environment, logger: accessLogger))
