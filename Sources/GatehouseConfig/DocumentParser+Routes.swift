@@ -66,7 +66,7 @@ extension DocumentParser {
         if let field = fields["methods"]?.value, let names = reader.stringList(field, "methods") {
             var set = Set<String>()
             for name in names {
-                guard Self.isToken(name) else {
+                guard HeaderName.isToken(name) else {
                     reader.error(field, "'\(name)' is not an HTTP method")
                     continue
                 }

@@ -20,7 +20,7 @@ extension DocumentParser {
         var target = ""
         if let field = fields["request"]?.value, let text = reader.string(field, "request") {
             let parts = text.split(separator: " ", omittingEmptySubsequences: false)
-            if parts.count == 2, Self.isToken(String(parts[0])), !parts[1].isEmpty {
+            if parts.count == 2, HeaderName.isToken(String(parts[0])), !parts[1].isEmpty {
                 method = parts[0].uppercased()
                 target = String(parts[1])
             } else {
@@ -61,7 +61,7 @@ extension DocumentParser {
         var extraHeaders = [(name: String, value: String)]()
         if let field = fields["headers"]?.value, let entries = reader.pairs(field, "headers") {
             for (keyNode, valueNode) in entries {
-                guard let name = keyNode.string, Self.isToken(name), let value = reader.string(valueNode, "header \(name)")
+                guard let name = keyNode.string, HeaderName.isToken(name), let value = reader.string(valueNode, "header \(name)")
                 else {
                     reader.error(keyNode, "headers must map header names to values")
                     continue

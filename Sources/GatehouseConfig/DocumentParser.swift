@@ -49,12 +49,12 @@ struct DocumentParser {
         guard let top = reader.mapping(root, "the top level", allowed: Self.topLevelKeys) else { return parsed }
         if let version = top["version"]?.value, reader.int(version, "version", range: 1...1) == nil {}
         if let node = top["listen"]?.value, let value = reader.string(node, "listen") {
-            if Self.isHostPort(value) { parsed.listen = value } else {
+            if HostPort.split(value) != nil { parsed.listen = value } else {
                 reader.error(node, "listen must be host:port, e.g. 127.0.0.1:8080 or [::1]:8080")
             }
         }
         if let node = top["admin"]?.value, let value = reader.string(node, "admin") {
-            if Self.isHostPort(value) { parsed.admin = value } else {
+            if HostPort.split(value) != nil { parsed.admin = value } else {
                 reader.error(node, "admin must be host:port, e.g. 127.0.0.1:9090")
             }
         }
@@ -140,13 +140,6 @@ struct DocumentParser {
             return nil
         }
         return path
-    }
-
-    static func isHostPort(_ value: String) -> Bool {
-        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
-            (0...65535).contains(port)
-        else { return false }
-        return colon != value.startIndex
     }
 
     func upstreamURL(_ node: Node, _ what: String) -> String? {
@@ -437,15 +430,15 @@ struct DocumentParser {
         var seen = Set<String>()
         for (keyNode, valueNode) in entries {
             let name = keyNode.string ?? ""
-            guard Self.isToken(name) else {
+            guard HeaderName.isToken(name) else {
                 reader.error(keyNode, "'\(name)' is not a valid header name")
                 continue
             }
-            guard !Self.reservedHeaders.contains(Self.canonicalIdentityName(name)) else {
+            guard !Self.reservedHeaders.contains(HeaderName.fold(name)) else {
                 reader.error(keyNode, "'\(name)' cannot be an identity header")
                 continue
             }
-            guard seen.insert(Self.canonicalIdentityName(name)).inserted else {
+            guard seen.insert(HeaderName.fold(name)).inserted else {
                 reader.error(keyNode, "'\(name)' is listed twice (header names ignore case, '-', '_' and '.')")
                 continue
             }
@@ -463,22 +456,5 @@ struct DocumentParser {
             result.append(IdentityHeader(name: name, source: source))
         }
         return result
-    }
-
-    /// Header names compare without case and with `-`, `_` and `.` folded, as many upstream stacks do.
-    static func canonicalIdentityName(_ name: String) -> String {
-        String(name.lowercased().map { $0 == "_" || $0 == "." ? "-" : $0 })
-    }
-
-    static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
-        }
     }
 }

@@ -73,7 +73,7 @@ public final class ConfigurationStore: Sendable {
                 routeUpstreams[route.id] = address
             }
             self.routeUpstreams = routeUpstreams
-            self.identityNames = Set(configuration.policy.identityHeaders.map { HeaderPolicy.fold($0.name) })
+            self.identityNames = Set(configuration.policy.identityHeaders.map { HeaderName.fold($0.name) })
             self.keysLoadedAt = Date().timeIntervalSince1970
             let server = configuration.server
             if let tls = server.tls {

@@ -47,37 +47,6 @@ enum HeaderPolicy {
     /// Headers a `Connection` header may never nominate.
     static let protectedHeaders: Set<String> = ["authorization", "host", "content-length", "transfer-encoding"]
 
-    /// Folds a header name the way identity headers are compared: lower case, `_` and `.` read as `-`.
-    static func fold(_ name: String) -> String {
-        map(name) { byte in
-            switch byte {
-            case UInt8(ascii: "_"), UInt8(ascii: "."): return UInt8(ascii: "-")
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return byte | 0x20
-            default: return byte
-            }
-        }
-    }
-
-    /// ASCII lower case (header names are ASCII tokens).
-    static func lowercase(_ name: String) -> String {
-        map(name) { byte in byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte }
-    }
-
-    /// `name` with each byte mapped; `name` itself (no copy) when nothing changes. Runs once per header per request.
-    @inline(__always)
-    private static func map(_ name: String, _ transform: (UInt8) -> UInt8) -> String {
-        guard name.utf8.contains(where: { transform($0) != $0 }) else { return name }
-        let count = name.utf8.count
-        return String(unsafeUninitializedCapacity: count) { buffer in
-            var index = 0
-            for byte in name.utf8 {
-                buffer[index] = transform(byte)
-                index += 1
-            }
-            return index
-        }
-    }
-
     /// Whether a folded header name is an identity header: one of the configured names, or under the `x-auth-`
     /// prefix Gatehouse reserves.
     static func isIdentityHeader(_ folded: String, identityNames: Set<String>) -> Bool {
@@ -100,7 +69,7 @@ enum HeaderPolicy {
                 throw Refusal(status: 400, detail: "control character in header \(name.prefix(40))")
             }
             if name.isEmpty { throw Refusal(status: 400, detail: "invalid header name") }
-            for byte in name.utf8 where !isTokenByte(byte) {
+            for byte in name.utf8 where !HeaderName.isTokenByte(byte) {
                 throw Refusal(status: 400, detail: "invalid header name")
             }
             switch name.utf8.count {
@@ -166,7 +135,7 @@ enum HeaderPolicy {
             for token in value.split(separator: ",") {
                 let name = token.trimmingSpaces().lowercased()
                 if name.isEmpty { continue }
-                if protectedHeaders.contains(name) || isIdentityHeader(fold(name), identityNames: identityNames)
+                if protectedHeaders.contains(name) || isIdentityHeader(HeaderName.fold(name), identityNames: identityNames)
                     || forwardingHeaders.contains(name) || name == "x-request-id"
                 {
                     throw Refusal(status: 400, detail: "Connection may not nominate \(name.prefix(40))")
@@ -196,8 +165,8 @@ enum HeaderPolicy {
         var priorForwarded: [String] = []
         for (name, value) in head.headers {
             // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
-            let folded = fold(name)
-            let lower = name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) ? lowercase(name) : folded
+            let folded = HeaderName.fold(name)
+            let lower = name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) ? HeaderName.lowercase(name) : folded
             if hopByHop.contains(lower) || nominated.contains(lower) || overrideHeaders.contains(folded)
                 || lower == "content-length" || folded == "x-request-id"
             {
@@ -264,7 +233,7 @@ enum HeaderPolicy {
         var result = HTTPHeaders()
         result.reserveCapacity(headers.count + 1)
         for (name, value) in headers {
-            let lower = lowercase(name)
+            let lower = HeaderName.lowercase(name)
             if keepUpgrade && (lower == "upgrade" || lower == "connection") {
                 result.add(name: name, value: value)
                 continue
@@ -303,17 +272,8 @@ enum HeaderPolicy {
         }
     }
 
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
-    }
-
     static func isTokenByteOrColon(_ byte: UInt8) -> Bool {
-        isTokenByte(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
+        HeaderName.isTokenByte(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
     }
 }
 

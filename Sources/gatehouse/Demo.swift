@@ -31,7 +31,7 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         LoggingSetup.bootstrap(level: .info)
         let configuration = try await loadConfiguration(options.config)
-        guard let (host, port) = splitHostPort(listen ?? configuration.listen) else {
+        guard let (host, port) = HostPort.split(listen ?? configuration.listen) else {
             throw ValidationError("--listen must be HOST:PORT")
         }
         let keys = try await TestKeys.make(for: configuration)

@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        guard let (host, port) = splitHostPort(listen ?? configuration.listen) else {
+        guard let (host, port) = HostPort.split(listen ?? configuration.listen) else {
             throw ValidationError("--listen must be HOST:PORT")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -80,7 +80,7 @@ struct Serve: AsyncParsableCommand {
         }
         // Keys first: their fetches start before the listener accepts (it does not wait for them).
         var services: [any Service] = [keyService, service, ReloadService(reloader: reloader)]
-        if let admin = configuration.admin, let (adminHost, adminPort) = splitHostPort(admin) {
+        if let admin = configuration.admin, let (adminHost, adminPort) = HostPort.split(admin) {
             let probes = AdminServer.Probes(
                 readiness: { store.snapshot.readiness },
                 metrics: {
@@ -108,13 +108,6 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// Splits `host:port` (also `[::1]:8080`).
-func splitHostPort(_ text: String) -> (String, Int)? {
-    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
-    var host = String(text[..<colon])
-    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-    return host.isEmpty ? nil : (host, port)
-}
 
 /// Runs the admin listener until shutdown.
 struct AdminService: Service {

@@ -392,7 +392,7 @@ struct HeaderPolicyTests {
         #expect(headers["x-auth-roles"] == ["admin,user"])
         #expect(headers["x-user-email"] == ["alice@example.test"])
         let identityLike = headers.filter {
-            HeaderPolicy.isIdentityHeader(HeaderPolicy.fold($0.name), identityNames: Self.identityNames)
+            HeaderPolicy.isIdentityHeader(HeaderName.fold($0.name), identityNames: Self.identityNames)
         }
         #expect(identityLike.count == 3)
         // Injected last, after everything the client sent.
@@ -551,7 +551,7 @@ struct HeaderPolicyTests {
         ("", ""), ("\u{C4}", "\u{C4}"),
     ])
     func fold(name: String, folded: String) {
-        #expect(HeaderPolicy.fold(name) == folded)
+        #expect(HeaderName.fold(name) == folded)
     }
 
     @Test(arguments: [

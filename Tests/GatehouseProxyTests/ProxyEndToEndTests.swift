@@ -321,7 +321,7 @@ struct ProxyEndToEndTests {
             #expect(request.values("X-Auth-Scopes") == ["orders:read"])
             #expect(request.values("X-User-Email") == ["alice@example.test"])
             let identityLike = request.headers.filter {
-                let folded = HeaderPolicy.fold($0.name)
+                let folded = HeaderName.fold($0.name)
                 return folded.hasPrefix("x-auth-") || folded == "x-user-email"
             }
             #expect(identityLike.count == 4)
@@ -355,7 +355,7 @@ struct ProxyEndToEndTests {
             #expect(try client.readResponse().status == 200)
             let request = try #require(gatehouse.upstream.completedRequests.first)
             for header in request.headers {
-                let folded = HeaderPolicy.fold(header.name)
+                let folded = HeaderName.fold(header.name)
                 #expect(!folded.hasPrefix("x-auth-") && folded != "x-user-email", "\(header.name) reached the upstream")
             }
         }

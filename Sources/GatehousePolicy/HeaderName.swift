@@ -1,0 +1,49 @@
+/// HTTP header names as Gatehouse compares them: one implementation for the configuration loader and the data path.
+package enum HeaderName {
+    /// Whether `byte` is an RFC 9110 `tchar`.
+    @inline(__always)
+    package static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    /// Whether `text` is a non-empty RFC 9110 token (a header name, a method).
+    package static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy(isTokenByte)
+    }
+
+    /// Folds a name the way identity headers are compared: lower case, `_` and `.` read as `-` (as CGI/WSGI-style
+    /// stacks read them).
+    package static func fold(_ name: String) -> String {
+        map(name) { byte in
+            switch byte {
+            case UInt8(ascii: "_"), UInt8(ascii: "."): return UInt8(ascii: "-")
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return byte | 0x20
+            default: return byte
+            }
+        }
+    }
+
+    /// ASCII lower case (header names are ASCII tokens).
+    package static func lowercase(_ name: String) -> String {
+        map(name) { byte in byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte }
+    }
+
+    /// `name` with each byte mapped; `name` itself (no copy) when nothing changes. Runs once per header per request.
+    @inline(__always)
+    private static func map(_ name: String, _ transform: (UInt8) -> UInt8) -> String {
+        guard name.utf8.contains(where: { transform($0) != $0 }) else { return name }
+        return String(unsafeUninitializedCapacity: name.utf8.count) { buffer in
+            var index = 0
+            for byte in name.utf8 {
+                buffer[index] = transform(byte)
+                index += 1
+            }
+            return index
+        }
+    }
+}
