@@ -75,12 +75,7 @@ public struct IssuerConfiguration: Sendable {
     public func verificationKeys() async throws -> [VerificationKey] {
         var result = [VerificationKey]()
         for key in keys {
-            for algorithm in SignatureAlgorithm.allCases
-            where policy.algorithms.contains(algorithm) && algorithm.keyKind == key.material.kind
-                && (key.algorithm == nil || key.algorithm == algorithm)
-            {
-                result.append(try await key.material.verificationKey(kid: key.kid, algorithm: algorithm))
-            }
+            result += try await key.material.verificationKeys(kid: key.kid, boundTo: key.algorithm, allowed: policy.algorithms)
         }
         return result
     }

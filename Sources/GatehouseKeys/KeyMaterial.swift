@@ -92,6 +92,19 @@ public enum KeyMaterial: Sendable {
         return built
     }
 
+    /// One verification key per algorithm in `allowed` that fits this key's kind (only `boundTo`, when the key was
+    /// published for one algorithm), all under `kid`.
+    public func verificationKeys(
+        kid: String?, boundTo: SignatureAlgorithm?, allowed: Set<SignatureAlgorithm>
+    ) async throws -> [VerificationKey] {
+        var keys = [VerificationKey]()
+        for algorithm in SignatureAlgorithm.allCases
+        where allowed.contains(algorithm) && algorithm.keyKind == kind && (boundTo == nil || boundTo == algorithm) {
+            keys.append(try await verificationKey(kid: kid, algorithm: algorithm))
+        }
+        return keys
+    }
+
     /// The verification key for `algorithm`, published under `kid`.
     public func verificationKey(kid: String?, algorithm: SignatureAlgorithm) async throws -> VerificationKey {
         VerificationKey(kid: kid, algorithm: algorithm, verifier: try await jwtAlgorithm(for: algorithm))

@@ -224,14 +224,8 @@ public final class RemoteKeySource: Sendable {
         }
         var keys = [VerificationKey]()
         for entry in parsed.keys {
-            for algorithm in SignatureAlgorithm.allCases
-            where issuer.algorithms.contains(algorithm) && algorithm.keyKind == entry.material.kind
-                && algorithm.keyKind != .hmac && (entry.algorithm == nil || entry.algorithm == algorithm)
-            {
-                if let key = try? await entry.material.verificationKey(kid: entry.kid, algorithm: algorithm) {
-                    keys.append(key)
-                }
-            }
+            // A key jwt-kit cannot use is skipped like any other unusable entry (parseJWKS never yields secrets).
+            keys += (try? await entry.material.verificationKeys(kid: entry.kid, boundTo: entry.algorithm, allowed: issuer.algorithms)) ?? []
         }
         guard !keys.isEmpty else {
             // Never replace good keys with an empty set.

@@ -38,14 +38,22 @@ extension Decision {
 
     /// The JSON body of a local answer: `{"error": ..., "error_description": ..., "route": ...}`.
     public var responseBody: String {
+        Self.errorBody(error: errorCode, detail: detail, reason: reason.label, route: routeID)
+    }
+
+    /// The JSON body of every answer Gatehouse gives itself, decisions and transport failures alike
+    /// (`route` is left out when no route was involved).
+    public static func errorBody(error: String, detail: String, reason: String, route: String?) -> String {
         var body = "{\"error\":"
-        JSONValue.writeString(errorCode, to: &body)
+        JSONValue.writeString(error, to: &body)
         body += ",\"error_description\":"
         JSONValue.writeString(detail, to: &body)
         body += ",\"reason\":"
-        JSONValue.writeString(reason.label, to: &body)
-        body += ",\"route\":"
-        JSONValue.writeString(routeID, to: &body)
+        JSONValue.writeString(reason, to: &body)
+        if let route {
+            body += ",\"route\":"
+            JSONValue.writeString(route, to: &body)
+        }
         body += "}"
         return body
     }

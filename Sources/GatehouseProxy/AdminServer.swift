@@ -91,18 +91,9 @@ private final class AdminHandler: ChannelInboundHandler {
             default:
                 (status, type, body) = (.notFound, "text/plain", "not found: /healthz, /readyz, /metrics\n")
             }
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: type)
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            headers.add(name: "Cache-Control", value: "no-store")
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-            if head.method != .HEAD {
-                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-            }
-            let keepAlive = head.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
-            }
+            SmallResponse.write(
+                body, status: status, contentType: type, extraHeaders: [("Cache-Control", "no-store")], answering: head,
+                on: context)
         }
     }
 }

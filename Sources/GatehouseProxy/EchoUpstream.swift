@@ -118,19 +118,9 @@ private final class EchoHandler: ChannelInboundHandler {
                 method: head.method.rawValue, target: head.uri, headers: head.headers.map { ($0.name, $0.value) },
                 bodyBytes: bodyBytes)
             log.withLockedValue { $0.append(received) }
-            let body = received.json.jsonText + "\n"
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
-            if head.method != .HEAD {
-                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-            }
-            let keepAlive = head.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
-            }
+            SmallResponse.write(
+                received.json.jsonText + "\n", status: .ok, contentType: "application/json", answering: head,
+                on: context)
             self.head = nil
         }
     }

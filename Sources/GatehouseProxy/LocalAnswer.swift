@@ -23,14 +23,7 @@ struct LocalAnswer {
     init(status: Int, reason: String, detail: String) {
         self.status = status
         self.reason = reason
-        var body = "{\"error\":"
-        JSONValue.writeString(LocalAnswer.errorCode(status), to: &body)
-        body += ",\"error_description\":"
-        JSONValue.writeString(detail, to: &body)
-        body += ",\"reason\":"
-        JSONValue.writeString(reason, to: &body)
-        body += "}"
-        self.body = body
+        self.body = Decision.errorBody(error: LocalAnswer.errorCode(status), detail: detail, reason: reason, route: nil)
         self.headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
     }
 

@@ -250,10 +250,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             writeLocal(.noUpstream, close: true)
             return
         }
-        var forwarding = HeaderPolicy.Forwarding(
+        let forwarding = HeaderPolicy.Forwarding(
             clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: snapshot.scheme,
             host: head.headers.first(name: "host"))
-        if forwarding.host == nil { forwarding.host = nil }
         var headers = HeaderPolicy.upstreamHeaders(
             from: head, framing: framing, nominated: nominated, identity: decision.identity,
             identityNames: snapshot.identityNames, forwarding: forwarding, requestID: exchange!.requestID,

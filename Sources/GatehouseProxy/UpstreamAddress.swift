@@ -5,10 +5,7 @@ struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     let tls: Bool
 
     /// The `Host` value for HTTP/1.0 clients that sent none.
-    var authority: String {
-        let bracketed = host.contains(":") ? "[\(host)]" : host
-        return (tls && port == 443) || (!tls && port == 80) ? bracketed : "\(bracketed):\(port)"
-    }
+    let authority: String
 
     /// `http(s)://authority`, computed once (it labels metrics and logs on every request).
     let description: String
@@ -48,7 +45,7 @@ struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
         self.tls = tls
         let bracketed = host.contains(":") ? "[\(host)]" : String(host)
-        let hostPort = (tls && port == 443) || (!tls && port == 80) ? bracketed : "\(bracketed):\(port)"
-        self.description = (tls ? "https://" : "http://") + hostPort
+        self.authority = (tls && port == 443) || (!tls && port == 80) ? bracketed : "\(bracketed):\(port)"
+        self.description = (tls ? "https://" : "http://") + authority
     }
 }
