@@ -175,7 +175,9 @@ public struct Policy: Sendable {
         }
         let tokenStart = bytes.index(after: space)
         let tokenBytes = bytes[tokenStart...]
-        guard !tokenBytes.isEmpty, !tokenBytes.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
+        @inline(__always) func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let hasBlank = tokenBytes.withContiguousStorageIfAvailable { $0.contains(where: isBlank) } ?? tokenBytes.contains(where: isBlank)
+        guard !tokenBytes.isEmpty, !hasBlank else {
             return .failure(TokenError(.credentialsMalformed, "the Bearer credential must be one token"))
         }
         let token = value[tokenStart...]

@@ -51,8 +51,15 @@ public enum GatehouseMetrics {
 
     /// Records one finished exchange.
     static func recordRequest(route: String, status: Int, reason: String, nanoseconds: Int64) {
+        let (counter, timer) = requestHandles(route: route, status: status, reason: reason)
+        counter.increment()
+        timer.recordNanoseconds(nanoseconds)
+    }
+
+    /// The counter and duration timer of one label set.
+    static func requestHandles(route: String, status: Int, reason: String) -> (Counter, Timer) {
         let key = RequestKey(route: route, status: status, reason: reason)
-        let (counter, timer) = handles.withLockedValue { handles -> (Counter, Timer) in
+        return handles.withLockedValue { handles -> (Counter, Timer) in
             let counter = handles.requests[key] ?? {
                 let made = Counter(label: requests, dimensions: [("route", route), ("status", String(status)), ("reason", reason)])
                 handles.requests[key] = made
@@ -65,19 +72,21 @@ public enum GatehouseMetrics {
             }()
             return (counter, timer)
         }
-        counter.increment()
-        timer.recordNanoseconds(nanoseconds)
     }
 
     /// Records how long an upstream took to answer.
     static func recordUpstream(_ upstream: String, nanoseconds: Int64) {
-        let timer = handles.withLockedValue { handles -> Timer in
+        upstreamTimer(upstream).recordNanoseconds(nanoseconds)
+    }
+
+    /// The response-time timer of one upstream.
+    static func upstreamTimer(_ upstream: String) -> Timer {
+        handles.withLockedValue { handles -> Timer in
             if let existing = handles.upstreamDurations[upstream] { return existing }
             let made = Timer(label: upstreamDuration, dimensions: [("upstream", upstream)], preferredDisplayUnit: .seconds)
             handles.upstreamDurations[upstream] = made
             return made
         }
-        timer.recordNanoseconds(nanoseconds)
     }
 
     /// Counts an upstream failure.
@@ -125,4 +134,34 @@ public enum GatehouseMetrics {
 
     static func connectionOpened() { connections.increment() }
     static func connectionClosed() { connections.decrement() }
+}
+
+/// The metric handles a connection used last: keep-alive traffic repeats its label sets, and reusing the handles
+/// keeps the shared registry's lock and lookups off the request path.
+struct ConnectionMetrics {
+    private var request: (route: String, status: Int, reason: String, counter: Counter, timer: Timer)?
+    private var upstream: (name: String, timer: Timer)?
+
+    mutating func recordRequest(route: String, status: Int, reason: String, nanoseconds: Int64) {
+        let handles: (counter: Counter, timer: Timer)
+        if let last = request, last.status == status, last.route == route, last.reason == reason {
+            handles = (last.counter, last.timer)
+        } else {
+            handles = GatehouseMetrics.requestHandles(route: route, status: status, reason: reason)
+            request = (route, status, reason, handles.counter, handles.timer)
+        }
+        handles.counter.increment()
+        handles.timer.recordNanoseconds(nanoseconds)
+    }
+
+    mutating func recordUpstream(_ name: String, nanoseconds: Int64) {
+        let timer: Timer
+        if let last = upstream, last.name == name {
+            timer = last.timer
+        } else {
+            timer = GatehouseMetrics.upstreamTimer(name)
+            upstream = (name, timer)
+        }
+        timer.recordNanoseconds(nanoseconds)
+    }
 }

@@ -65,7 +65,7 @@ enum HeaderPolicy {
         var chunked = false
         var hostCount = 0
         for (name, value) in head.headers {
-            for byte in value.utf8 where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+            if containsControl(value) {
                 throw Refusal(status: 400, detail: "control character in header \(name.prefix(40))")
             }
             if name.isEmpty { throw Refusal(status: 400, detail: "invalid header name") }
@@ -261,6 +261,14 @@ enum HeaderPolicy {
                 return false
             }
         }
+    }
+
+    /// Whether a header value holds a control character other than HTAB (over contiguous bytes when it can: a
+    /// bearer token is hundreds of bytes).
+    static func containsControl(_ value: String) -> Bool {
+        @inline(__always) func isControl(_ byte: UInt8) -> Bool { (byte < 0x20 && byte != 0x09) || byte == 0x7F }
+        if let found = value.utf8.withContiguousStorageIfAvailable({ $0.contains(where: isControl) }) { return found }
+        return value.utf8.contains(where: isControl)
     }
 
     /// ASCII case-insensitive equality with a lower-case literal, without allocating.

@@ -64,6 +64,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// Counts exchanges, so that a late callback (a connect that completes after its request timed out) is never
     /// taken for the next exchange's.
     private var exchangeSerial = 0
+    private var requestIDs = RequestIDGenerator()
+    private var metrics = ConnectionMetrics()
+    /// What the client sent past the request in flight (pipelined requests, or a parse error in them), delivered in
+    /// order once that exchange ends. Reads stop while anything waits here.
+    private var queued = CircularBuffer<Inbound>()
+    private var deliveringQueued = false
+    /// Set by a server shutdown: the exchange in flight is the connection's last.
+    private var quiescing = false
+
+    private enum Inbound {
+        case part(HTTPServerRequestPart)
+        case error(any Error)
+    }
 
     init(store: ConfigurationStore, pool: UpstreamPool, environment: ProxyEnvironment, logger: Logger) {
         self.store = store
@@ -110,6 +123,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimer()
+        queued.removeAll()
         let action = machine.clientClosed()
         if action == .abort, let upstream {
             upstream.handler.owner = nil
@@ -120,7 +134,29 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !queued.isEmpty {
+            queued.append(.part(part))
+            return
+        }
+        if case .head = part, holdsNextRequest {
+            queued.append(.part(part))
+            return
+        }
+        deliver(part, context: context)
+    }
+
+    /// Whether the request in flight has been read whole while its exchange goes on: what the client sends now
+    /// belongs to the next request, which waits.
+    private var holdsNextRequest: Bool {
+        switch machine.state {
+        case .connecting(true), .relaying(true, _), .upgraded: return true
+        default: return false
+        }
+    }
+
+    private func deliver(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             receiveHead(head, context: context)
         case .body(let buffer):
@@ -144,6 +180,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func read(context: ChannelHandlerContext) {
+        if !queued.isEmpty {
+            pendingRead = true
+            return
+        }
         switch machine.state {
         case .connecting:
             pendingRead = true
@@ -155,6 +195,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError, !queued.isEmpty || holdsNextRequest {
+            // A later request is malformed: it is answered in its turn.
+            queued.append(.error(error))
+            return
+        }
+        handleError(error, context: context)
+    }
+
+    private func handleError(_ error: any Error, context: ChannelHandlerContext) {
         if let parserError = error as? HTTPParserError {
             let answer: LocalAnswer
             if parserError == .headerOverflow {
@@ -177,7 +226,43 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        context.fireUserInboundEventTriggered(event)
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // The server is shutting down: an idle connection closes now; a busy one after the exchange in flight.
+        quiescing = true
+        if machine.state == .idle && queued.isEmpty && (exchange == nil || exchange?.responseStatus != 0) {
+            context.close(promise: nil)
+        } else {
+            exchange?.clientKeepAlive = false
+        }
+    }
+
+    /// Hands on what waited behind the exchange that just ended, up to the next request that must wait in turn.
+    private func deliverQueued() {
+        guard !deliveringQueued, let context else { return }
+        deliveringQueued = true
+        defer { deliveringQueued = false }
+        delivery: while let next = queued.first {
+            switch next {
+            case .part(.head), .error:
+                if holdsNextRequest { break delivery }
+            default:
+                break
+            }
+            queued.removeFirst()
+            switch next {
+            case .part(let part): deliver(part, context: context)
+            case .error(let error): handleError(error, context: context)
+            }
+        }
+        // Parts handed on here were not read from the client: no read-complete will flush them upstream.
+        if upstreamNeedsFlush, let upstream {
+            upstreamNeedsFlush = false
+            upstream.channel.flush()
+        }
+        if machine.state != .closing { resumeClientReads(context: context) }
     }
 
     // MARK: request side
@@ -185,7 +270,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func beginExchange(version: HTTPVersion, method: HTTPMethod, path: String, requestID: String? = nil) {
         exchangeSerial &+= 1
         exchange = Exchange(
-            requestID: requestID ?? Self.newRequestID(), method: method, version: version, path: path, routeID: "-",
+            requestID: requestID ?? requestIDs.make(), method: method, version: version, path: path, routeID: "-",
             reason: "-", subject: nil, clientKeepAlive: false, framing: .none, start: .now())
     }
 
@@ -200,7 +285,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let offered = head.headers.first(name: "x-request-id")
         let requestID = offered.flatMap { HeaderPolicy.isSaneRequestID($0) ? $0 : nil }
         beginExchange(version: head.version, method: head.method, path: "-", requestID: requestID)
-        exchange!.clientKeepAlive = head.isKeepAlive
+        exchange!.clientKeepAlive = head.isKeepAlive && !quiescing
 
         let framing: HeaderPolicy.BodyFraming
         let target: String
@@ -454,10 +539,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 upstream.channel.write(part, promise: nil)
             }
             upstream.channel.flush()
-            if pendingRead, upstream.channel.isWritable {
-                pendingRead = false
-                context.read()
-            }
+            resumeClientReads(context: context)
         case .finish(let reuseUpstream, let closeClient):
             timerDeadline = nil
             if let upstream {
@@ -467,8 +549,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                     upstream.channel.close(promise: nil)
                 }
             }
-            // Bookkeeping first: writing `.end` lets NIO's pipelining handler deliver the next request at once,
-            // re-entrantly.
             logExchange()
             clientNeedsFlush = false
             if !closeClient { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
@@ -479,7 +559,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             }
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-            if !closeClient { resumeClientReads(context: context) }
+            if !closeClient { deliverQueued() }
         case .failGateway(let status, let closeClient):
             timerDeadline = nil
             if let upstream {
@@ -500,7 +580,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 }
             let close = closeClient || !(exchange?.clientKeepAlive ?? false)
             writeLocal(answer, close: close)
-            if !close { resumeClientReads(context: context) }
         case .abort:
             abortBoth()
         case .splice:
@@ -531,7 +610,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         exchange = current
-        // Bookkeeping first: writing `.end` may deliver the next pipelined request re-entrantly.
         logExchange()
         if !close { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
         let promise = context.eventLoop.makePromise(of: Void.self)
@@ -540,30 +618,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-    }
-
-    /// Answers while no request head arrived (the head timeout): NIO's pipelining handler accepts no response
-    /// without a request (a debug build traps), so the answer is written as bytes below the HTTP handlers, then the
-    /// connection is closed.
-    private func writeBeforeAnyRequest(_ answer: LocalAnswer) {
-        guard let context, var current = exchange else { return }
-        timerDeadline = nil
-        current.responseStatus = answer.status
-        current.reason = answer.reason
-        current.bytesOut = answer.body.utf8.count
-        exchange = current
-        logExchange()
-        let head = answer.head(version: .http1_1, requestID: current.requestID, close: true)
-        var text = "HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)\r\n"
-        for (name, value) in head.headers { text += "\(name): \(value)\r\n" }
-        text += "\r\n" + answer.body
-        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
-            context.close(promise: nil)
-            return
-        }
-        encoder.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: text))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        if !close { deliverQueued() }
     }
 
     private func abortBoth() {
@@ -633,7 +688,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 beginExchange(version: .http1_1, method: .GET, path: "-")
                 // Nothing more is read: the partial head left in the decoder must not become a second answer.
                 _ = machine.requestInvalid()
-                writeBeforeAnyRequest(.requestTimeout)
+                writeLocal(.requestTimeout, close: true)
             }
         case .connecting, .relaying:
             let quietFor = (context?.eventLoop.now ?? .now()) - lastUpstreamActivity
@@ -667,11 +722,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard let current = exchange else { return }
         exchange = nil
         let now = NIODeadline.now()
-        GatehouseMetrics.recordRequest(
+        metrics.recordRequest(
             route: current.routeID, status: current.responseStatus, reason: current.reason,
             nanoseconds: (now - current.start).nanoseconds)
         if let start = current.upstreamStart, let address = current.upstream, current.upstreamStatus != nil {
-            GatehouseMetrics.recordUpstream(address.description, nanoseconds: (now - start).nanoseconds)
+            metrics.recordUpstream(address.description, nanoseconds: (now - start).nanoseconds)
         }
         // The entry is built only when it will be written.
         guard logger.logLevel <= .info else { return }
@@ -696,16 +751,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         logger.info("request", metadata: metadata)
     }
 
-    private static func newRequestID() -> String {
-        let high = UInt64.random(in: .min ... .max)
-        let low = UInt64.random(in: .min ... .max)
-        return hex(high) + hex(low)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - text.count) + text
-    }
 }
 
 extension HTTPMethod {

@@ -1,3 +1,4 @@
+import GatehouseConfig
 public import Logging
 public import NIOCore
 import NIOConcurrencyHelpers
@@ -92,17 +93,7 @@ public final class ProxyServer: Sendable {
                     if let tls = snapshot.serverTLS {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                     }
-                    let limits = snapshot.configuration.server.limits
-                    var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-                    decoderLimits.maxHeaderListSize = limits.maxHeadBytes
-                    decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
-                    decoderLimits.maxHeaderFieldCount = limits.maxHeaders + 1
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
-                        // Every header written to the client was parsed by the upstream decoder or built by
-                        // Gatehouse from validated values: a second byte-by-byte check per response is redundant.
-                        withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: decoderLimits)
+                    try Self.addHTTPHandlers(to: channel.pipeline.syncOperations, limits: snapshot.configuration.server.limits)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyHandler(store: store, pool: pool, environment: environment, logger: accessLogger))
                 }
@@ -116,6 +107,24 @@ public final class ProxyServer: Sendable {
         guard let address = channel.localAddress else { throw ChannelError.unknownLocalAddress }
         logger.info("listening", metadata: ["address": "\(address)"])
         return address
+    }
+
+    /// The HTTP/1 handlers in front of a ``ProxyHandler``: NIO's request decoder with the configured limits and its
+    /// response encoder. There is no pipelining handler: ``ProxyHandler`` holds pipelined requests back itself (NIO's
+    /// would stop and restart reading around every request, two `epoll_ctl` calls each).
+    static func addHTTPHandlers(
+        to operations: ChannelPipeline.SynchronousOperations, limits: ServerSettings.Limits
+    ) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = limits.maxHeadBytes
+        decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
+        decoderLimits.maxHeaderFieldCount = limits.maxHeaders + 1
+        try operations.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withServerUpgrade: nil, withErrorHandling: false,
+            // Every header written to the client was parsed by the upstream decoder or built by Gatehouse from
+            // validated values: a second byte-by-byte check per response is redundant.
+            withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits)
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace` seconds, then closes what is left.

@@ -1,7 +1,7 @@
 /// The life of one request on a client connection, as plain values: the ``ProxyHandler`` feeds it events and
 /// carries out the actions it returns.
 ///
-/// One request is in flight at a time (NIO's pipelining handler holds later ones back), so the machine returns to
+/// One request is in flight at a time (the handler holds pipelined ones back), so the machine returns to
 /// `idle` after each exchange, or to `closing` when the connection cannot be reused.
 struct RelayStateMachine {
     enum State: Equatable {

@@ -21,7 +21,6 @@ enum Splicer {
             decoderRemoved.futureResult.assumeIsolated().whenComplete { _ in client.flush() }
             upstreamOps.removeHandler(context: decoder, promise: decoderRemoved)
             try clientOps.removeHandler(context: clientOps.context(handlerType: ProxyHandler.self), promise: nil)
-            try clientOps.removeHandler(context: clientOps.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
             try clientOps.removeHandler(context: clientOps.context(handlerType: HTTPResponseEncoder.self), promise: nil)
             try clientOps.removeHandler(
                 context: clientOps.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)

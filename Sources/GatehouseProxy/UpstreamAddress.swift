@@ -48,4 +48,15 @@ struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
         self.authority = (tls && port == 443) || (!tls && port == 80) ? bracketed : "\(bracketed):\(port)"
         self.description = (tls ? "https://" : "http://") + authority
     }
+
+    // `authority` and `description` follow from these three: hashing them too would cost every pool lookup.
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.port == rhs.port && lhs.tls == rhs.tls && lhs.host == rhs.host
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(host)
+        hasher.combine(port)
+        hasher.combine(tls)
+    }
 }

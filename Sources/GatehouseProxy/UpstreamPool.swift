@@ -24,8 +24,8 @@ final class UpstreamPool {
         then: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.assertInEventLoop()
-        while !fresh, var list = idle[address], let connection = list.popLast() {
-            idle[address] = list
+        // Popped in place: a copy of the list would be copied again on every acquire.
+        while !fresh, let connection = idle[address]?.popLast() {
             if connection.channel.isActive {
                 connection.reused = true
                 then(.success(connection))
@@ -73,14 +73,16 @@ final class UpstreamPool {
         eventLoop.assertInEventLoop()
         connection.handler.owner = nil
         guard connection.channel.isActive else { return }
-        var list = idle[connection.address] ?? []
-        list.removeAll { !$0.channel.isActive }
-        guard list.count < maxIdlePerUpstream else {
-            connection.channel.close(promise: nil)
-            return
+        // Closed connections are skipped by `acquire`; they are swept only when the list is full, so that a
+        // release does not ask every idle channel whether it is still open.
+        idle[connection.address, default: []].append(connection)
+        if idle[connection.address]!.count > maxIdlePerUpstream {
+            idle[connection.address]!.removeAll { !$0.channel.isActive }
+            if idle[connection.address]!.count > maxIdlePerUpstream {
+                idle[connection.address]!.removeLast()
+                connection.channel.close(promise: nil)
+            }
         }
-        list.append(connection)
-        idle[connection.address] = list
     }
 
     /// Closes every idle connection.

@@ -508,6 +508,37 @@ struct ProxyEndToEndTests {
         }
     }
 
+    @Test func aMalformedPipelinedRequestIsAnsweredInItsTurn() async throws {
+        try await withGatehouse { gatehouse in
+            let client = try gatehouse.connect()
+            let bearer = try gatehouse.bearer()
+            // The second head arrives (and fails to parse) while the first request is still with the upstream: the
+            // first must still get its answer, then the 400.
+            try client.send(
+                rawRequest("GET", "/api/1", headers: bearer)
+                    + "GET /api/2 HTTP/1.1\r\nHost: gatehouse.test\r\n\(bearer)Bad Name: x\r\n\r\n"
+            )
+            #expect(try client.readResponse().status == 200)
+            #expect(try client.readResponse().status == 400)
+            #expect(client.isClosedByPeer())
+            #expect(gatehouse.upstream.completedRequests.map(\.uri) == ["/api/1"])
+        }
+    }
+
+    @Test func pipelinedRequestsAfterALocalAnswerWithABodyAreNotRelayed() async throws {
+        try await withGatehouse { gatehouse in
+            let client = try gatehouse.connect()
+            let bearer = try gatehouse.bearer()
+            // A refused request with a body ends the connection: what was pipelined behind it is never judged or sent.
+            try client.send(
+                rawRequest("POST", "/api/1", body: "one") + rawRequest("GET", "/api/2", headers: bearer)
+            )
+            #expect(try client.readResponse().status == 401)
+            #expect(client.isClosedByPeer())
+            #expect(gatehouse.upstream.completedRequests.isEmpty)
+        }
+    }
+
     @Test func expectContinueIsAnsweredOnlyAfterAuthorization() async throws {
         try await withGatehouse { gatehouse in
             let client = try gatehouse.connect()

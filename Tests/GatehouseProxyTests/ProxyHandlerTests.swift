@@ -20,20 +20,8 @@ struct ProxyHandlerTests {
                 configuration: configuration,
                 upstreamOverride: "http://127.0.0.1:9"
             )
-            let limits = configuration.server.limits
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderListSize = limits.maxHeadBytes
-            decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
-            decoderLimits.maxHeaderFieldCount = limits.maxHeaders + 1
             let operations = channel.pipeline.syncOperations
-            try operations.configureHTTPServerPipeline(
-                withPipeliningAssistance: true,
-                withServerUpgrade: nil,
-                withErrorHandling: false,
-                withOutboundHeaderValidation: true,
-                withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: decoderLimits
-            )
+            try ProxyServer.addHTTPHandlers(to: operations, limits: configuration.server.limits)
             let pool = UpstreamPool(eventLoop: channel.embeddedEventLoop, connectTimeout: .seconds(1))
             try operations.addHandler(
                 ProxyHandler(
