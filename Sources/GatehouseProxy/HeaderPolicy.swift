@@ -47,6 +47,57 @@ enum HeaderPolicy {
     /// Headers a `Connection` header may never nominate.
     static let protectedHeaders: Set<String> = ["authorization", "host", "content-length", "transfer-encoding"]
 
+    /// The headers named in the sets above (and a few more), as one kind per name.
+    enum Known: Equatable {
+        case hopByHop
+        case override
+        case forwardedFor
+        case forwarding
+        case contentLength
+        case requestID
+        case authorization
+        case connection
+        case upgrade
+        case other
+    }
+
+    /// Lower-case names by length, so that a name is classified with a few byte comparisons, without allocating or
+    /// hashing.
+    private static let knownByLength: [[(bytes: [UInt8], kind: Known)]] = {
+        var table = [[(bytes: [UInt8], kind: Known)]](repeating: [], count: 32)
+        func add(_ name: String, _ kind: Known) { table[name.utf8.count].append((Array(name.utf8), kind)) }
+        for name in hopByHop {
+            add(name, name == "connection" ? .connection : name == "upgrade" ? .upgrade : .hopByHop)
+        }
+        for name in overrideHeaders { add(name, .override) }
+        for name in forwardingHeaders { add(name, name == "x-forwarded-for" || name == "forwarded" ? .forwardedFor : .forwarding) }
+        add("content-length", .contentLength)
+        add("x-request-id", .requestID)
+        add("authorization", .authorization)
+        return table
+    }()
+
+    /// What `name` is, in any casing (exact bytes otherwise: `X_Forwarded_For` is `.other` here).
+    static func classify(_ name: String) -> Known {
+        let count = name.utf8.count
+        guard count < knownByLength.count else { return .other }
+        for candidate in knownByLength[count] where equalsIgnoringCase(name, candidate.bytes) { return candidate.kind }
+        return .other
+    }
+
+    /// Whether `name` is one of the configured identity names or under the reserved `x-auth-` prefix, in any
+    /// casing, for a name without `_` or `.` (those take ``isIdentityHeader(_:identityNames:)`` after folding).
+    static func isIdentityName(_ name: String, identityNames: Set<String>) -> Bool {
+        let prefix: StaticString = "x-auth-"
+        let hasPrefix = prefix.withUTF8Buffer { expected in
+            name.utf8.count >= expected.count
+                && zip(name.utf8, expected).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
+        }
+        if hasPrefix { return true }
+        let count = name.utf8.count
+        return identityNames.contains { $0.utf8.count == count && equalsIgnoringCase(name, $0.utf8) }
+    }
+
     /// Whether a folded header name is an identity header: one of the configured names, or under the `x-auth-`
     /// prefix Gatehouse reserves.
     static func isIdentityHeader(_ folded: String, identityNames: Set<String>) -> Bool {
@@ -164,6 +215,29 @@ enum HeaderPolicy {
         var priorForwardedFor: [String] = []
         var priorForwarded: [String] = []
         for (name, value) in head.headers {
+            let plain = !name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
+            if plain {
+                // The common case, decided without allocating: for such a name the folded and lower-case
+                // spellings are the same, and `classify` and `isIdentityName` ignore case.
+                let kind = classify(name)
+                switch kind {
+                case .hopByHop, .connection, .upgrade, .override, .contentLength, .requestID: continue
+                case .authorization where !forwardAuthorization: continue
+                default: break
+                }
+                if !nominated.isEmpty && nominated.contains(where: { equalsIgnoringCase(name, $0.utf8) }) { continue }
+                if isIdentityName(name, identityNames: identityNames) { continue }
+                if kind == .forwardedFor {
+                    if trusted {
+                        if equalsIgnoringCase(name, "forwarded") { priorForwarded.append(value) } else { priorForwardedFor.append(value) }
+                    }
+                    continue
+                }
+                // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
+                if kind == .forwarding && !trusted { continue }
+                headers.add(name: name, value: value)
+                continue
+            }
             // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
             let folded = HeaderName.fold(name)
             let lower = name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) ? HeaderName.lowercase(name) : folded
@@ -226,22 +300,30 @@ enum HeaderPolicy {
 
     /// Removes hop-by-hop headers (and those the upstream's `Connection` nominates) from a response.
     static func sanitizeResponse(_ headers: HTTPHeaders, requestID: String, keepUpgrade: Bool) -> HTTPHeaders {
-        var nominated = Set<String>()
-        for value in headers["connection"] {
-            for token in value.split(separator: ",") { nominated.insert(token.trimmingSpaces().lowercased()) }
+        var nominated: [String] = []
+        for (name, value) in headers where classify(name) == .connection {
+            for token in value.split(separator: ",") {
+                let lower = token.trimmingSpaces().lowercased()
+                // `keep-alive` names a hop-by-hop header (dropped anyway) and `close` names none.
+                if !lower.isEmpty && lower != "keep-alive" && lower != "close" { nominated.append(lower) }
+            }
         }
         var result = HTTPHeaders()
         result.reserveCapacity(headers.count + 1)
         for (name, value) in headers {
-            let lower = HeaderName.lowercase(name)
-            if keepUpgrade && (lower == "upgrade" || lower == "connection") {
-                result.add(name: name, value: value)
+            // Classified without allocating: responses pass here once each.
+            switch classify(name) {
+            case .connection, .upgrade:
+                if keepUpgrade { result.add(name: name, value: value) }
                 continue
+            case .hopByHop:
+                if !equalsIgnoringCase(name, "proxy-authenticate") { continue }
+            case .requestID:
+                continue
+            default:
+                break
             }
-            // Transfer-Encoding goes too: Gatehouse re-frames the body for its client (chunked for HTTP/1.1,
-            // close-delimited for HTTP/1.0), so the upstream's framing header would lie.
-            if hopByHop.contains(lower) && lower != "proxy-authenticate" { continue }
-            if nominated.contains(lower) || lower == "x-request-id" { continue }
+            if !nominated.isEmpty && nominated.contains(where: { equalsIgnoringCase(name, $0.utf8) }) { continue }
             result.add(name: name, value: value)
         }
         result.add(name: "X-Request-Id", value: requestID)
@@ -269,6 +351,13 @@ enum HeaderPolicy {
         @inline(__always) func isControl(_ byte: UInt8) -> Bool { (byte < 0x20 && byte != 0x09) || byte == 0x7F }
         if let found = value.utf8.withContiguousStorageIfAvailable({ $0.contains(where: isControl) }) { return found }
         return value.utf8.contains(where: isControl)
+    }
+
+    /// ASCII case-insensitive equality with lower-case bytes.
+    @inline(__always)
+    static func equalsIgnoringCase<Lower: Collection<UInt8>>(_ text: String, _ lower: Lower) -> Bool {
+        text.utf8.count == lower.count
+            && zip(text.utf8, lower).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
     }
 
     /// ASCII case-insensitive equality with a lower-case literal, without allocating.

@@ -546,6 +546,35 @@ struct HeaderPolicyTests {
 
     // MARK: helpers
 
+    @Test func classifyKnowsEveryListedNameInAnyCasingAndNothingElse() {
+        var expected: [String: HeaderPolicy.Known] = [
+            "content-length": .contentLength, "x-request-id": .requestID, "authorization": .authorization,
+            "connection": .connection, "upgrade": .upgrade, "x-forwarded-for": .forwardedFor, "forwarded": .forwardedFor,
+            "x-forwarded-proto": .forwarding, "x-forwarded-host": .forwarding,
+        ]
+        for name in HeaderPolicy.hopByHop where expected[name] == nil { expected[name] = .hopByHop }
+        for name in HeaderPolicy.overrideHeaders { expected[name] = .override }
+        for (name, kind) in expected {
+            #expect(HeaderPolicy.classify(name) == kind, "\(name)")
+            #expect(HeaderPolicy.classify(name.uppercased()) == kind, "\(name)")
+            // Other spellings are not these names here: they take the folding path.
+            #expect(HeaderPolicy.classify(String(name.map { $0 == "-" ? "_" : $0 })) == (name.contains("-") ? .other : kind))
+            #expect(HeaderPolicy.classify(name + "x") == .other)
+            #expect(HeaderPolicy.classify(String(name.dropLast())) == .other)
+        }
+        for name in ["", "host", "content-type", "x-auth-subject", String(repeating: "a", count: 300)] {
+            #expect(HeaderPolicy.classify(name) == .other)
+        }
+    }
+
+    @Test func identityNamesMatchInAnyCasingWithoutFolding() {
+        let names: Set<String> = ["x-user", "x-auth-subject"]
+        #expect(HeaderPolicy.isIdentityName("X-User", identityNames: names))
+        #expect(HeaderPolicy.isIdentityName("X-AUTH-anything", identityNames: names))
+        #expect(!HeaderPolicy.isIdentityName("X-Users", identityNames: names))
+        #expect(!HeaderPolicy.isIdentityName("X-Auth", identityNames: names))
+    }
+
     @Test(arguments: [
         ("X-Auth-Subject", "x-auth-subject"), ("X_Auth.Subject", "x-auth-subject"), ("x.y_z-W", "x-y-z-w"),
         ("", ""), ("\u{C4}", "\u{C4}"),
