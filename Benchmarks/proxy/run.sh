@@ -7,6 +7,8 @@
 # Layout: the proxy under test is pinned to CPU 0 (taskset); the upstream (nginx `return 200`) and the load
 # generator (wrk) share CPU 1. Cases:
 #   nginx     plain proxy_pass with upstream keep-alive, no auth
+#   haproxy   jwt_verify RS256 with iss/aud/exp/scope checks, upstream keep-alive (only when haproxy is installed:
+#             apt-get install -y haproxy; HAProxy verifies the signature on every request, it has no token cache)
 #   gatehouse RS256 route, valid token on every request (the same token, as real clients reuse theirs)
 #   gatehouse the same route without a token: local 401, never relayed
 #   gatehouse a public route: relay only, no token check
@@ -22,6 +24,7 @@ WORK=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
 UPSTREAM_PORT=18180
 NGINX_PORT=18181
 GATEHOUSE_PORT=18182
+HAPROXY_PORT=18183
 PIDS=()
 
 cleanup() {
@@ -87,6 +90,36 @@ routes:
 CONF
 TOKEN=$("$GATEHOUSE" token --config "$WORK/routes.yaml" --key "$WORK/issuer.key" --scopes bench:read --ttl 1h)
 
+cat > "$WORK/haproxy.cfg" <<CONF
+global
+    maxconn 4096
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend bench
+    bind 127.0.0.1:$HAPROXY_PORT
+    http-request set-var(txn.bearer) http_auth_bearer
+    http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+    http-request set-var(txn.iss) var(txn.bearer),jwt_payload_query('\$.iss')
+    http-request set-var(txn.aud) var(txn.bearer),jwt_payload_query('\$.aud')
+    http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+    http-request set-var(txn.scope) var(txn.bearer),jwt_payload_query('\$.scope')
+    http-request set-var(txn.now) date()
+    http-request deny status 401 unless { var(txn.alg) -m str RS256 }
+    http-request deny status 401 unless { var(txn.iss) -m str https://bench.example/ }
+    http-request deny status 401 unless { var(txn.aud) -m str bench }
+    http-request deny status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$WORK/issuer.pub.pem") -m int 1 }
+    http-request deny status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
+    http-request deny status 403 unless { var(txn.scope) -m sub bench:read }
+    default_backend upstream
+backend upstream
+    http-reuse always
+    server upstream 127.0.0.1:$UPSTREAM_PORT
+CONF
+
 taskset -c 1 nginx -p "$WORK" -c "$WORK/upstream.conf" -g "daemon off;" & PIDS+=($!)
 sleep 0.5
 
@@ -124,6 +157,13 @@ NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 run "nginx proxy_pass" "$NGINX_WORKER" "http://127.0.0.1:$NGINX_PORT/api/orders"
 kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 
+if command -v haproxy >/dev/null; then
+    taskset -c 0 haproxy -f "$WORK/haproxy.cfg" & HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
+    sleep 0.5
+    run "haproxy jwt_verify RS256" "$HAPROXY_PID" "http://127.0.0.1:$HAPROXY_PORT/api/orders" "Authorization: Bearer $TOKEN"
+    kill "$HAPROXY_PID"; wait "$HAPROXY_PID" 2>/dev/null || true
+fi
+
 (cd "$WORK" && exec taskset -c 0 "$GATEHOUSE" serve --config routes.yaml --threads 1 --no-access-log --log-level error) & GH_PID=$!; PIDS+=($GH_PID)
 sleep 1
 run "gatehouse RS256 token" "$GH_PID" "http://127.0.0.1:$GATEHOUSE_PORT/api/orders" "Authorization: Bearer $TOKEN"
@@ -134,3 +174,7 @@ nginx_rps=$(cat "$WORK/rps-nginx_proxy_pass")
 gh_rps=$(cat "$WORK/rps-gatehouse_RS256_token")
 echo
 awk -v g="$gh_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio gatehouse (RS256 token) / nginx proxy_pass: %.2f\n", g / n }'
+if [ -f "$WORK/rps-haproxy_jwt_verify_RS256" ]; then
+    haproxy_rps=$(cat "$WORK/rps-haproxy_jwt_verify_RS256")
+    awk -v g="$gh_rps" -v h="$haproxy_rps" 'BEGIN { printf "ratio gatehouse (RS256 token) / haproxy jwt_verify: %.2f\n", g / h }'
+fi
