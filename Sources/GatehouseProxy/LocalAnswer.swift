@@ -60,12 +60,24 @@ struct LocalAnswer {
     static let requestTimeout = LocalAnswer(status: 408, reason: "request_timeout", detail: "the request head did not arrive in time")
     static let noUpstream = LocalAnswer(status: 502, reason: "upstream_unavailable", detail: "no upstream is configured for this route")
 
-    /// The response head.
-    func head(version: HTTPVersion, requestID: String, close: Bool) -> HTTPResponseHead {
-        var fields = HTTPHeaders(headers.map { ($0.name, $0.value) })
-        fields.add(name: "Content-Length", value: String(body.utf8.count))
-        fields.add(name: "X-Request-Id", value: requestID)
-        if close { fields.add(name: "Connection", value: "close") }
-        return HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status), headers: fields)
+    /// The whole response as bytes: the head (with `Content-Length`, the request id and the connection's fate),
+    /// then the body unless `withBody` is false (a response to HEAD).
+    func response(
+        version: HTTPVersion, requestID: String, close: Bool, withBody: Bool, allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256 + body.utf8.count)
+        ResponseWriter.writeStatusLine(version: version, status: HTTPResponseStatus(statusCode: status), into: &buffer)
+        for (name, value) in headers { ResponseWriter.writeField(name, value, into: &buffer) }
+        ResponseWriter.writeField("Content-Length", String(body.utf8.count), into: &buffer)
+        ResponseWriter.writeField("X-Request-Id", requestID, into: &buffer)
+        if close {
+            ResponseWriter.writeField("Connection", "close", into: &buffer)
+        } else if version.minor == 0 {
+            // An HTTP/1.0 client keeps the connection only when told so.
+            ResponseWriter.writeField("Connection", "keep-alive", into: &buffer)
+        }
+        buffer.writeStaticString("\r\n")
+        if withBody { buffer.writeString(body) }
+        return buffer
     }
 }

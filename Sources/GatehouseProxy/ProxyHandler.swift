@@ -11,8 +11,8 @@ import NIOHTTP1
 /// Protocol decisions live in ``RelayStateMachine``; this handler carries out its actions.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamOwner {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     /// What one exchange needs to remember, for relaying and for the access log.
     private struct Exchange {
@@ -33,6 +33,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var upstream: UpstreamAddress? = nil
         var upstreamHead: HTTPRequestHead? = nil
         var responseStatus = 0
+        var responseFraming = ResponseFraming.none
         var upstreamKeepAlive = true
         var upgrade: String? = nil
         var retried = false
@@ -353,7 +354,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange!.upgrade = wantsUpgrade ? upgrade : nil
         buffered.append(.head(upstreamHead))
         if expectsContinue {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(ResponseWriter.continueHead(version: head.version)), promise: nil)
         }
         acquireUpstream(address, fresh: false)
     }
@@ -454,15 +455,45 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 exchange?.clientKeepAlive = false
             }
             if !keepAlive && !switching { response.headers.replaceOrAdd(name: "Connection", value: "close") }
+            if keepAlive && response.version.minor == 0 { response.headers.add(name: "Connection", value: "keep-alive") }
+            let framing: ResponseFraming
+            if switching || exchange?.method == .HEAD || !response.status.mayHaveResponseBody {
+                framing = .none
+            } else if response.version.minor == 0 || response.headers.contains(name: "content-length") {
+                framing = .raw
+            } else {
+                // The upstream's chunks or close-delimited body, re-framed as chunks for an HTTP/1.1 client.
+                framing = .chunked
+                response.headers.add(name: "Transfer-Encoding", value: "chunked")
+            }
+            exchange?.responseFraming = framing
             exchange?.responseStatus = Int(head.status.code)
-            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.write(
+                wrapOutboundOut(
+                    ResponseWriter.head(
+                        version: response.version, status: response.status, headers: response.headers,
+                        allocator: context.channel.allocator)),
+                promise: nil)
             clientNeedsFlush = true
             // A 101 is spliced at its `.end`, which the decoder delivers right after the head: splicing at the head
             // would hand that `.end` to the glue as if it were bytes.
         case .body(let buffer):
             guard machine.responseBody() == .forwardResponse else { return }
             exchange?.bytesOut += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            switch exchange?.responseFraming ?? .none {
+            case .raw:
+                context.write(wrapOutboundOut(buffer), promise: nil)
+            case .chunked where buffer.readableBytes > 0:
+                // An empty chunk would end the body.
+                context.write(
+                    wrapOutboundOut(ResponseWriter.chunkPrefix(buffer.readableBytes, allocator: context.channel.allocator)),
+                    promise: nil)
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                context.write(wrapOutboundOut(ResponseWriter.chunkSuffix), promise: nil)
+            default:
+                // A body where none may be: not relayed.
+                return
+            }
             clientNeedsFlush = true
         case .end:
             if machine.state == .upgraded {
@@ -549,17 +580,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                     upstream.channel.close(promise: nil)
                 }
             }
+            let last = exchange?.responseFraming == .chunked ? ResponseWriter.lastChunk : ResponseWriter.empty
             logExchange()
             clientNeedsFlush = false
-            if !closeClient { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
-            let promise = context.eventLoop.makePromise(of: Void.self)
+            // Idle until the next request; a client that stops reading cannot hold a closing connection open either.
+            armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
             if closeClient {
-                // A client that stops reading cannot hold a closing connection open.
-                armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
+                let promise = context.eventLoop.makePromise(of: Void.self)
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(wrapOutboundOut(last), promise: promise)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(last), promise: nil)
+                deliverQueued()
             }
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-            if !closeClient { deliverQueued() }
         case .failGateway(let status, let closeClient):
             timerDeadline = nil
             if let upstream {
@@ -602,23 +635,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if current.reason == "-" || answer.status >= 500 || answer.status == 413 || answer.status == 408 || answer.status == 431 {
             current.reason = answer.reason
         }
-        let head = answer.head(version: current.version.minor == 0 ? .http1_0 : .http1_1, requestID: current.requestID, close: close)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if current.method != .HEAD {
-            let buffer = context.channel.allocator.buffer(string: answer.body)
-            current.bytesOut += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        }
+        let withBody = current.method != .HEAD
+        let bytes = answer.response(
+            version: current.version.minor == 0 ? .http1_0 : .http1_1, requestID: current.requestID, close: close,
+            withBody: withBody, allocator: context.channel.allocator)
+        if withBody { current.bytesOut += answer.body.utf8.count }
         exchange = current
         logExchange()
-        if !close { armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true) }
-        let promise = context.eventLoop.makePromise(of: Void.self)
+        // Idle until the next request; a client that stops reading cannot hold a closing connection open either.
+        armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
         if close {
-            armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
+            let promise = context.eventLoop.makePromise(of: Void.self)
             promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: promise)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            deliverQueued()
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-        if !close { deliverQueued() }
     }
 
     private func abortBoth() {
@@ -710,7 +743,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard let context, let upstream else { return }
         logExchange()
         cancelTimer()
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.flush()
         self.upstream = nil
         upstream.handler.owner = nil
         Splicer.splice(client: context.channel, upstream: upstream.channel)

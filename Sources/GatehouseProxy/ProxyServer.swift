@@ -109,9 +109,10 @@ public final class ProxyServer: Sendable {
         return address
     }
 
-    /// The HTTP/1 handlers in front of a ``ProxyHandler``: NIO's request decoder with the configured limits and its
-    /// response encoder. There is no pipelining handler: ``ProxyHandler`` holds pipelined requests back itself (NIO's
-    /// would stop and restart reading around every request, two `epoll_ctl` calls each).
+    /// The HTTP/1 handler in front of a ``ProxyHandler``: NIO's request decoder with the configured limits. There is
+    /// no response encoder (``ProxyHandler`` writes its responses as bytes, framed by ``ResponseWriter``) and no
+    /// pipelining handler (``ProxyHandler`` holds pipelined requests back itself; NIO's would stop and restart
+    /// reading around every request, two `epoll_ctl` calls each).
     static func addHTTPHandlers(
         to operations: ChannelPipeline.SynchronousOperations, limits: ServerSettings.Limits
     ) throws {
@@ -119,12 +120,8 @@ public final class ProxyServer: Sendable {
         decoderLimits.maxHeaderListSize = limits.maxHeadBytes
         decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
         decoderLimits.maxHeaderFieldCount = limits.maxHeaders + 1
-        try operations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withServerUpgrade: nil, withErrorHandling: false,
-            // Every header written to the client was parsed by the upstream decoder or built by Gatehouse from
-            // validated values: a second byte-by-byte check per response is redundant.
-            withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
-            withDecoderLimitConfiguration: decoderLimits)
+        try operations.addHandler(
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace` seconds, then closes what is left.

@@ -21,15 +21,11 @@ enum Splicer {
             decoderRemoved.futureResult.assumeIsolated().whenComplete { _ in client.flush() }
             upstreamOps.removeHandler(context: decoder, promise: decoderRemoved)
             try clientOps.removeHandler(context: clientOps.context(handlerType: ProxyHandler.self), promise: nil)
-            try clientOps.removeHandler(context: clientOps.context(handlerType: HTTPResponseEncoder.self), promise: nil)
             try clientOps.removeHandler(
                 context: clientOps.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
             // Header validators (present when outbound header validation is on) would read the bytes as HTTP parts.
             if let validator = try? upstreamOps.context(handlerType: NIOHTTPRequestHeadersValidator.self) {
                 upstreamOps.removeHandler(context: validator, promise: nil)
-            }
-            if let validator = try? clientOps.context(handlerType: NIOHTTPResponseHeadersValidator.self) {
-                clientOps.removeHandler(context: validator, promise: nil)
             }
         } catch {
             client.close(promise: nil)

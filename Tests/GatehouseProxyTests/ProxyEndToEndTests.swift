@@ -623,6 +623,41 @@ struct ProxyEndToEndTests {
         }
     }
 
+    @Test func http10KeepAliveClientIsToldAndKept() async throws {
+        try await withGatehouse { gatehouse in
+            let client = try gatehouse.connect()
+            let keepAlive = "Connection: keep-alive\r\n"
+            try client.send(rawRequest("GET", "/public/a", headers: keepAlive, version: "HTTP/1.0", host: nil))
+            let first = try client.readResponse()
+            #expect(first.version == "HTTP/1.0")
+            #expect(first.status == 200)
+            #expect(first.header("Connection")?.lowercased() == "keep-alive")
+            try client.send(rawRequest("GET", "/orders/1", headers: keepAlive, version: "HTTP/1.0", host: nil))
+            let second = try client.readResponse()
+            #expect(second.status == 401)
+            #expect(second.header("Connection")?.lowercased() == "keep-alive")
+            #expect(gatehouse.upstream.completedRequests.map(\.uri) == ["/public/a"])
+        }
+    }
+
+    @Test func closeDelimitedUpstreamBodyIsChunkedForTheClient() async throws {
+        let unframed = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nuntil-close"
+        try await withGatehouse(upstream: .raw(unframed, thenClose: true), onlyFor: "/public/stream") { gatehouse in
+            let client = try gatehouse.connect()
+            try client.send(rawRequest("GET", "/public/stream"))
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+            #expect(response.header("Transfer-Encoding") == "chunked")
+            #expect(response.header("Content-Length") == nil)
+            #expect(response.text == "until-close")
+            // The client's connection outlives the upstream's.
+            try client.send(rawRequest("GET", "/public/next"))
+            let next = try client.readResponse()
+            #expect(next.status == 200)
+            #expect(next.text == "upstream-ok")
+        }
+    }
+
     @Test func http10LocalAnswer() async throws {
         try await withGatehouse { gatehouse in
             let client = try gatehouse.connect()
