@@ -1,5 +1,6 @@
 import GatehouseConfig
 import GatehousePolicy
+import NIOCore
 import NIOHTTP1
 
 /// Client header hygiene and upstream header construction: one strict reading of the client's head, then a head
@@ -79,7 +80,12 @@ enum HeaderPolicy {
 
     /// What `name` is, in any casing (exact bytes otherwise: `X_Forwarded_For` is `.other` here).
     static func classify(_ name: String) -> Known {
-        let count = name.utf8.count
+        classify(name.utf8)
+    }
+
+    /// What the name in `bytes` is, in any casing.
+    static func classify<Name: Collection<UInt8>>(_ name: Name) -> Known {
+        let count = name.count
         guard count < knownByLength.count else { return .other }
         for candidate in knownByLength[count] where equalsIgnoringCase(name, candidate.bytes) { return candidate.kind }
         return .other
@@ -298,37 +304,51 @@ enum HeaderPolicy {
         var host: String?
     }
 
-    /// Removes hop-by-hop headers (and those the upstream's `Connection` nominates) from a response.
-    static func sanitizeResponse(_ headers: HTTPHeaders, requestID: String, keepUpgrade: Bool) -> HTTPHeaders {
-        var nominated: [String] = []
-        for (name, value) in headers where classify(name) == .connection {
-            for token in value.split(separator: ",") {
-                let lower = token.trimmingSpaces().lowercased()
-                // `keep-alive` names a hop-by-hop header (dropped anyway) and `close` names none.
-                if !lower.isEmpty && lower != "keep-alive" && lower != "close" { nominated.append(lower) }
+    /// Writes the upstream response's header fields for the client, as `name: value` lines: without hop-by-hop
+    /// headers, the headers its `Connection` nominates and its `X-Request-Id` (Gatehouse adds its own, and frames the
+    /// body itself). `Upgrade` and `Connection` stay on a `101` that is being spliced.
+    static func writeResponseFields(of head: UpstreamResponseHead, keepUpgrade: Bool, into buffer: inout ByteBuffer) {
+        head.bytes.withUnsafeReadableBytes { raw in
+            var nominated: [UnsafeRawBufferPointer.SubSequence] = []
+            for field in head.fields where classify(UnsafeRawBufferPointer(rebasing: raw[field.name])) == .connection {
+                for token in raw[field.value].split(separator: UInt8(ascii: ",")) {
+                    let name = trimmed(token)
+                    // `keep-alive` names a hop-by-hop header (dropped anyway) and `close` names none.
+                    if !name.isEmpty && !equalsIgnoringCase(name, "keep-alive".utf8) && !equalsIgnoringCase(name, "close".utf8) {
+                        nominated.append(name)
+                    }
+                }
+            }
+            func write(_ field: UpstreamResponseHead.Field) {
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.name]))
+                buffer.writeStaticString(": ")
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.value]))
+                buffer.writeStaticString("\r\n")
+            }
+            for field in head.fields {
+                // Classified without allocating: every relayed response passes here.
+                let name = UnsafeRawBufferPointer(rebasing: raw[field.name])
+                switch classify(name) {
+                case .connection, .upgrade:
+                    if keepUpgrade { write(field) }
+                    continue
+                case .hopByHop:
+                    if !equalsIgnoringCase(name, "proxy-authenticate".utf8) { continue }
+                case .requestID:
+                    continue
+                default:
+                    break
+                }
+                if !nominated.isEmpty && nominated.contains(where: { token in equalsIgnoringCase(name, token.lazy.map(lowercased)) }) {
+                    continue
+                }
+                write(field)
             }
         }
-        var result = HTTPHeaders()
-        result.reserveCapacity(headers.count + 1)
-        for (name, value) in headers {
-            // Classified without allocating: responses pass here once each.
-            switch classify(name) {
-            case .connection, .upgrade:
-                if keepUpgrade { result.add(name: name, value: value) }
-                continue
-            case .hopByHop:
-                if !equalsIgnoringCase(name, "proxy-authenticate") { continue }
-            case .requestID:
-                continue
-            default:
-                break
-            }
-            if !nominated.isEmpty && nominated.contains(where: { equalsIgnoringCase(name, $0.utf8) }) { continue }
-            result.add(name: name, value: value)
-        }
-        result.add(name: "X-Request-Id", value: requestID)
-        return result
     }
+
+    @inline(__always)
+    private static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
     /// A client-supplied request id is kept when it is 1–128 characters of `A-Z a-z 0-9 - _ . : /`.
     static func isSaneRequestID(_ value: String) -> Bool {
@@ -356,8 +376,22 @@ enum HeaderPolicy {
     /// ASCII case-insensitive equality with lower-case bytes.
     @inline(__always)
     static func equalsIgnoringCase<Lower: Collection<UInt8>>(_ text: String, _ lower: Lower) -> Bool {
-        text.utf8.count == lower.count
-            && zip(text.utf8, lower).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
+        equalsIgnoringCase(text.utf8, lower)
+    }
+
+    /// ASCII case-insensitive equality of bytes with lower-case bytes.
+    @inline(__always)
+    static func equalsIgnoringCase<Text: Collection<UInt8>, Lower: Collection<UInt8>>(_ text: Text, _ lower: Lower) -> Bool {
+        text.count == lower.count
+            && zip(text, lower).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
+    }
+
+    /// `bytes` without leading and trailing spaces and tabs.
+    static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
+        var slice = bytes[...]
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
+        return slice
     }
 
     /// ASCII case-insensitive equality with a lower-case literal, without allocating.

@@ -31,7 +31,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var upstreamStart: NIODeadline? = nil
         var upstreamStatus: Int? = nil
         var upstream: UpstreamAddress? = nil
-        var upstreamHead: HTTPRequestHead? = nil
+        /// The request head as sent upstream (kept to retry on a stale pooled connection).
+        var upstreamHead: ByteBuffer? = nil
         var responseStatus = 0
         var responseFraming = ResponseFraming.none
         var upstreamKeepAlive = true
@@ -47,7 +48,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var snapshot: ConfigurationStore.Snapshot?
-    private var buffered = CircularBuffer<HTTPClientRequestPart>()
+    /// Request bytes for the upstream, framed, while it is being connected.
+    private var buffered = CircularBuffer<ByteBuffer>()
     private var upstream: UpstreamConnection?
     private var pendingRead = false
     private var upstreamNeedsFlush = false
@@ -73,6 +75,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var deliveringQueued = false
     /// Set by a server shutdown: the exchange in flight is the connection's last.
     private var quiescing = false
+    /// Set by an upgrade request: the decoder parses nothing after it.
+    private var decoderStopped = false
 
     private enum Inbound {
         case part(HTTPServerRequestPart)
@@ -181,7 +185,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func read(context: ChannelHandlerContext) {
-        if !queued.isEmpty {
+        // Nothing more is read while requests wait, nor after an upgrade request while its exchange goes on: NIO's
+        // decoder stops parsing after one, so what the client sends would pile up unparsed.
+        if !queued.isEmpty || decoderStopped && holdsNextRequest {
             pendingRead = true
             return
         }
@@ -319,7 +325,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let wantsUpgrade = isUpgradeRequest && upgrade?.lowercased() == "websocket"
         // NIO's request decoder stops parsing after any upgrade request (spliced, refused or relayed as a plain
         // request), so the connection ends with this exchange.
-        if isUpgradeRequest { exchange!.clientKeepAlive = false }
+        if isUpgradeRequest {
+            exchange!.clientKeepAlive = false
+            decoderStopped = true
+        }
         switch machine.requestHead(allowed: decision.isAllowed, hasBody: framing.hasBody || expectsContinue) {
         case .answerLocally(let close):
             writeLocal(LocalAnswer(decision: decision), close: close || !exchange!.clientKeepAlive)
@@ -350,9 +359,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let upstreamHead = HTTPRequestHead(
             version: .http1_1, method: head.method, uri: normalized.forwardTarget, headers: headers)
         exchange!.upstream = address
-        exchange!.upstreamHead = upstreamHead
+        let headBytes = UpstreamRequestWriter.head(upstreamHead, allocator: context.channel.allocator)
+        exchange!.upstreamHead = headBytes
         exchange!.upgrade = wantsUpgrade ? upgrade : nil
-        buffered.append(.head(upstreamHead))
+        buffered.append(headBytes)
         if expectsContinue {
             context.writeAndFlush(wrapOutboundOut(ResponseWriter.continueHead(version: head.version)), promise: nil)
         }
@@ -375,22 +385,39 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         switch machine.requestBody() {
         case .buffer:
-            buffered.append(.body(.byteBuffer(buffer)))
+            frameBody(buffer) { buffered.append($0) }
         case .forward:
-            upstream?.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            guard let upstream else { return }
+            frameBody(buffer) { upstream.channel.write($0, promise: nil) }
             upstreamNeedsFlush = true
         default:
             break
         }
     }
 
+    /// The upstream gets the body as the client framed it: as it comes for a length, re-chunked for chunks (chunk
+    /// boundaries and extensions never pass through).
+    private func frameBody(_ buffer: ByteBuffer, _ send: (ByteBuffer) -> Void) {
+        guard exchange?.framing == .chunked else {
+            send(buffer)
+            return
+        }
+        // An empty chunk would end the body.
+        guard buffer.readableBytes > 0, let allocator = context?.channel.allocator else { return }
+        send(ResponseWriter.chunkPrefix(buffer.readableBytes, allocator: allocator))
+        send(buffer)
+        send(ResponseWriter.chunkSuffix)
+    }
+
     private func receiveEnd(context: ChannelHandlerContext) {
         let wasDiscarding = machine.state == .discarding
+        let chunked = exchange?.framing == .chunked
         switch machine.requestEnd() {
         case .buffer:
-            buffered.append(.end(nil))
+            if chunked { buffered.append(ResponseWriter.lastChunk) }
         case .forward:
-            upstream?.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+            // Request trailers are dropped.
+            if chunked { upstream?.channel.write(ResponseWriter.lastChunk, promise: nil) }
             upstreamNeedsFlush = true
         default:
             if wasDiscarding { context.close(promise: nil) }
@@ -425,58 +452,57 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
-    func upstreamRead(_ part: HTTPClientResponsePart) {
+    func upstreamRead(_ event: UpstreamResponseParser.Event) {
         lastUpstreamActivity = context?.eventLoop.now ?? .now()
         guard let context else { return }
-        switch part {
+        switch event {
         case .head(let head):
-            if head.status.code < 200 && head.status != .switchingProtocols { return }
-            if head.status == .switchingProtocols && exchange?.upgrade == nil {
+            let switching = head.status == 101
+            if switching && exchange?.upgrade == nil {
                 // Switching protocols unasked: that connection no longer speaks HTTP, and the client must not see it.
                 upstream?.handler.owner = nil
                 upstreamError(UpstreamError.unexpectedUpgrade)
                 return
             }
-            exchange?.upstreamStatus = Int(head.status.code)
-            exchange?.upstreamKeepAlive = head.isKeepAlive
-            let switching = head.status == .switchingProtocols && exchange?.upgrade != nil
+            exchange?.upstreamStatus = head.status
+            exchange?.upstreamKeepAlive = head.keepAlive
             let action = machine.responseHead(switchingProtocols: switching)
             guard action == .forwardResponse || action == .splice else { return }
-            var response = head
-            response.version = exchange?.version ?? .http1_1
-            response.headers = HeaderPolicy.sanitizeResponse(
-                head.headers, requestID: exchange?.requestID ?? "-", keepUpgrade: switching)
+            let version: HTTPVersion = exchange?.version.minor == 0 ? .http1_0 : .http1_1
+            let isHead = exchange?.method == .HEAD
+            let mayHaveBody = !(head.status < 200 || head.status == 204 || head.status == 304)
+            let hasLength = if case .length = head.body { true } else { false }
             var keepAlive = exchange?.clientKeepAlive ?? false
-            if keepAlive, response.version.minor == 0, !response.headers.contains(name: "content-length"),
-                response.status.mayHaveResponseBody, exchange?.method != .HEAD
-            {
+            if keepAlive, version.minor == 0, !hasLength, mayHaveBody, !isHead {
                 // An HTTP/1.0 client cannot take chunks: without a length, only closing ends the body.
                 keepAlive = false
                 exchange?.clientKeepAlive = false
             }
-            if !keepAlive && !switching { response.headers.replaceOrAdd(name: "Connection", value: "close") }
-            if keepAlive && response.version.minor == 0 { response.headers.add(name: "Connection", value: "keep-alive") }
             let framing: ResponseFraming
-            if switching || exchange?.method == .HEAD || !response.status.mayHaveResponseBody {
+            if switching || isHead || !mayHaveBody {
                 framing = .none
-            } else if response.version.minor == 0 || response.headers.contains(name: "content-length") {
+            } else if version.minor == 0 || hasLength {
                 framing = .raw
             } else {
                 // The upstream's chunks or close-delimited body, re-framed as chunks for an HTTP/1.1 client.
                 framing = .chunked
-                response.headers.add(name: "Transfer-Encoding", value: "chunked")
             }
             exchange?.responseFraming = framing
-            exchange?.responseStatus = Int(head.status.code)
-            context.write(
-                wrapOutboundOut(
-                    ResponseWriter.head(
-                        version: response.version, status: response.status, headers: response.headers,
-                        allocator: context.channel.allocator)),
-                promise: nil)
+            exchange?.responseStatus = head.status
+            var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 96)
+            ResponseWriter.writeStatusLine(version: version, head: head, into: &buffer)
+            HeaderPolicy.writeResponseFields(of: head, keepUpgrade: switching, into: &buffer)
+            ResponseWriter.writeField("X-Request-Id", exchange?.requestID ?? "-", into: &buffer)
+            if framing == .chunked { buffer.writeStaticString("Transfer-Encoding: chunked\r\n") }
+            if !keepAlive && !switching {
+                buffer.writeStaticString("Connection: close\r\n")
+            } else if keepAlive && version.minor == 0 {
+                buffer.writeStaticString("Connection: keep-alive\r\n")
+            }
+            buffer.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(buffer), promise: nil)
             clientNeedsFlush = true
-            // A 101 is spliced at its `.end`, which the decoder delivers right after the head: splicing at the head
-            // would hand that `.end` to the glue as if it were bytes.
+            // A 101 is spliced at its `.end`, which the parser gives right after the head.
         case .body(let buffer):
             guard machine.responseBody() == .forwardResponse else { return }
             exchange?.bytesOut += buffer.readableBytes
@@ -515,10 +541,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamWritabilityChanged(_ isWritable: Bool) {
-        if isWritable, pendingRead, let context {
-            pendingRead = false
-            context.read()
-        }
+        if isWritable, let context { resumeClientReads(context: context) }
     }
 
     func upstreamClosed() {
@@ -541,7 +564,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func retryStaleConnection() -> Bool {
         guard let connection = upstream, connection.reused, var current = exchange, !current.retried,
             current.upstreamStatus == nil, !current.framing.hasBody, let head = current.upstreamHead,
-            [.GET, .HEAD, .OPTIONS].contains(head.method),
+            [.GET, .HEAD, .OPTIONS].contains(current.method),
             let address = current.upstream, case .relaying(true, false) = machine.state
         else { return false }
         current.retried = true
@@ -551,8 +574,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         _ = machine.requestHead(allowed: true, hasBody: false)
         _ = machine.requestEnd()
         buffered.removeAll()
-        buffered.append(.head(head))
-        buffered.append(.end(nil))
+        buffered.append(head)
         acquireUpstream(address, fresh: true)
         return true
     }
@@ -566,6 +588,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             break
         case .flushBuffered:
             guard let upstream else { return }
+            upstream.handler.expectResponse(to: exchange?.method ?? .GET)
             while let part = buffered.popFirst() {
                 upstream.channel.write(part, promise: nil)
             }
@@ -635,6 +658,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if current.reason == "-" || answer.status >= 500 || answer.status == 413 || answer.status == 408 || answer.status == 431 {
             current.reason = answer.reason
         }
+        if close { machine.closeAfterAnswer() }
         let withBody = current.method != .HEAD
         let bytes = answer.response(
             version: current.version.minor == 0 ? .http1_0 : .http1_1, requestID: current.requestID, close: close,

@@ -168,6 +168,11 @@ struct RelayStateMachine {
         }
     }
 
+    /// An answer that ends the connection is being written: whatever the client sends after it is not a request.
+    mutating func closeAfterAnswer() {
+        state = .closing
+    }
+
     /// The client went away.
     mutating func clientClosed() -> Action {
         let wasBusy: Bool

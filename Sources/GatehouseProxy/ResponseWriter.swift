@@ -29,14 +29,31 @@ enum ResponseWriter {
 
     static func writeStatusLine(version: HTTPVersion, status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        let code = Int(status.code)
-        // Three digits (the decoder and `HTTPResponseStatus` hold codes to 100...999).
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 100 % 10))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 10 % 10))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code % 10))
+        writeCode(Int(status.code), into: &buffer)
         buffer.writeStaticString(" ")
         buffer.writeString(status.reasonPhrase)
         buffer.writeStaticString("\r\n")
+    }
+
+    /// The status line of a relayed response: the client's HTTP version, the upstream's code and reason phrase (the
+    /// standard phrase when it sent none).
+    static func writeStatusLine(version: HTTPVersion, head: UpstreamResponseHead, into buffer: inout ByteBuffer) {
+        guard !head.reason.isEmpty else {
+            writeStatusLine(version: version, status: HTTPResponseStatus(statusCode: head.status), into: &buffer)
+            return
+        }
+        buffer.writeStaticString(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        writeCode(head.status, into: &buffer)
+        buffer.writeStaticString(" ")
+        buffer.writeImmutableBuffer(head.bytes.getSlice(at: head.bytes.readerIndex + head.reason.lowerBound, length: head.reason.count)!)
+        buffer.writeStaticString("\r\n")
+    }
+
+    private static func writeCode(_ code: Int, into buffer: inout ByteBuffer) {
+        // Three digits (the parser and `HTTPResponseStatus` hold codes to 100...999).
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 100 % 10))
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 10 % 10))
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code % 10))
     }
 
     @inline(__always)
@@ -62,5 +79,23 @@ enum ResponseWriter {
 
     static func continueHead(version: HTTPVersion) -> ByteBuffer {
         ByteBuffer(string: version.minor == 0 ? "HTTP/1.0 100 Continue\r\n\r\n" : "HTTP/1.1 100 Continue\r\n\r\n")
+    }
+}
+
+/// Serialises the request Gatehouse sends upstream and frames its body parts: there is no request encoder in the
+/// upstream pipeline.
+enum UpstreamRequestWriter {
+    /// `METHOD target HTTP/1.1`, then each header, then the blank line.
+    static func head(_ head: HTTPRequestHead, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 512)
+        buffer.writeString(head.method.rawValue)
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.uri)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        for (name, value) in head.headers {
+            ResponseWriter.writeField(name, value, into: &buffer)
+        }
+        buffer.writeStaticString("\r\n")
+        return buffer
     }
 }

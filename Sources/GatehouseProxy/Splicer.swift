@@ -12,21 +12,11 @@ enum Splicer {
             let upstreamOps = upstream.pipeline.syncOperations
             try clientOps.addHandler(clientGlue)
             try upstreamOps.addHandler(upstreamGlue)
+            // The upstream handler hands on the bytes that followed the 101 as it leaves.
             try upstreamOps.removeHandler(context: upstreamOps.context(handlerType: UpstreamHandler.self), promise: nil)
-            try upstreamOps.removeHandler(context: upstreamOps.context(handlerType: HTTPRequestEncoder.self), promise: nil)
-            // Bytes the upstream sent right behind its 101 are handed on when the decoder leaves (later, on the
-            // loop): the glue flushes on read-complete only, so flush them here.
-            let decoder = try upstreamOps.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self)
-            let decoderRemoved = upstream.eventLoop.makePromise(of: Void.self)
-            decoderRemoved.futureResult.assumeIsolated().whenComplete { _ in client.flush() }
-            upstreamOps.removeHandler(context: decoder, promise: decoderRemoved)
             try clientOps.removeHandler(context: clientOps.context(handlerType: ProxyHandler.self), promise: nil)
             try clientOps.removeHandler(
                 context: clientOps.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-            // Header validators (present when outbound header validation is on) would read the bytes as HTTP parts.
-            if let validator = try? upstreamOps.context(handlerType: NIOHTTPRequestHeadersValidator.self) {
-                upstreamOps.removeHandler(context: validator, promise: nil)
-            }
         } catch {
             client.close(promise: nil)
             upstream.close(promise: nil)

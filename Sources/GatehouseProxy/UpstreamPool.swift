@@ -47,10 +47,8 @@ final class UpstreamPool {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
                     }
-                    // The request head is built by HeaderPolicy from values `validate` checked (no controls) and
-                    // identity values the core checked: NIO's outbound validation would scan them again.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
+                    // Requests are written as bytes by ProxyHandler and responses parsed by UpstreamHandler: no HTTP
+                    // codec in between.
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }
@@ -73,6 +71,10 @@ final class UpstreamPool {
         eventLoop.assertInEventLoop()
         connection.handler.owner = nil
         guard connection.channel.isActive else { return }
+        guard connection.handler.isReusable else {
+            connection.channel.close(promise: nil)
+            return
+        }
         // Closed connections are skipped by `acquire`; they are swept only when the list is full, so that a
         // release does not ask every idle channel whether it is still open.
         idle[connection.address, default: []].append(connection)
@@ -120,7 +122,7 @@ struct UpstreamError: Error, Equatable, CustomStringConvertible {
 
 /// What an upstream connection reports to the client connection that currently owns it.
 protocol UpstreamOwner: AnyObject {
-    func upstreamRead(_ part: HTTPClientResponsePart)
+    func upstreamRead(_ event: UpstreamResponseParser.Event)
     func upstreamReadComplete()
     func upstreamWritabilityChanged(_ isWritable: Bool)
     func upstreamClosed()
@@ -128,16 +130,23 @@ protocol UpstreamOwner: AnyObject {
     var clientIsWritable: Bool { get }
 }
 
-/// The end of an upstream connection's pipeline: hands response parts to the owner, and withholds reads while the
-/// client cannot take more (backpressure).
+/// The upstream connection's only handler (after TLS): parses responses with ``UpstreamResponseParser``, hands their
+/// events to the owner, and withholds reads while the client cannot take more (backpressure). Requests arrive already
+/// framed, as bytes.
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     weak var owner: (any UpstreamOwner)?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    private var parser = UpstreamResponseParser()
+    /// Bytes behind a `101`, for whatever the connection is spliced to.
+    private var leftover: ByteBuffer?
+    /// False once the upstream sent more than the response owed: the connection is never reused.
+    private(set) var isReusable = true
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -147,8 +156,18 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
     }
 
-    /// Leaves the pipeline (when spliced), passing on a read it was holding back.
+    /// A request is about to be written: its response comes next.
+    func expectResponse(to method: HTTPMethod) {
+        parser.expectResponse(to: method)
+    }
+
+    /// Leaves the pipeline (when spliced), handing on the bytes that followed the `101` and a read it was holding back.
     func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        if let leftover, leftover.readableBytes > 0 {
+            self.leftover = nil
+            context.fireChannelRead(wrapInboundOut(leftover))
+            context.fireChannelReadComplete()
+        }
         if pendingRead {
             pendingRead = false
             context.read()
@@ -157,13 +176,36 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        guard let owner else {
-            // Nobody asked: an idle connection must not talk. Drop it.
+        var buffer = unwrapInboundIn(data)
+        do {
+            while let event = try parser.next(&buffer) {
+                guard let owner else {
+                    // Nobody asked: an idle connection must not talk. Drop it.
+                    isReusable = false
+                    context.close(promise: nil)
+                    return
+                }
+                if case .end = event {
+                    if parser.isUpgraded {
+                        leftover = buffer
+                        buffer.clear()
+                    } else if buffer.readableBytes > 0 {
+                        // More than the response: this connection must not carry the next request.
+                        isReusable = false
+                    }
+                }
+                owner.upstreamRead(event)
+            }
+            if !isReusable && buffer.readableBytes > 0 {
+                context.close(promise: nil)
+            }
+        } catch {
+            isReusable = false
+            let owner = self.owner
+            self.owner = nil
+            owner?.upstreamError(error)
             context.close(promise: nil)
-            return
         }
-        owner.upstreamRead(part)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -175,12 +217,19 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isReusable = false
+        // A body delimited by the close ends here; a response cut short is reported as the close itself.
+        if let event = try? parser.connectionClosed(), let owner {
+            owner.upstreamRead(event)
+            owner.upstreamReadComplete()
+        }
         let owner = self.owner
         self.owner = nil
         owner?.upstreamClosed()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        isReusable = false
         let owner = self.owner
         self.owner = nil
         owner?.upstreamError(error)

@@ -525,6 +525,22 @@ struct ProxyEndToEndTests {
         }
     }
 
+    @Test func nothingIsJudgedAfterAnAnswerThatClosesTheConnection() async throws {
+        try await withGatehouse { gatehouse in
+            let client = try gatehouse.connect()
+            let bearer = try gatehouse.bearer()
+            try client.send(
+                rawRequest("GET", "/orders/1", headers: "Connection: close\r\n") + rawRequest("GET", "/api/2", headers: bearer)
+            )
+            let response = try client.readResponse()
+            #expect(response.status == 401)
+            #expect(response.header("Connection") == "close")
+            #expect(client.isClosedByPeer())
+            #expect(client.unread.isEmpty)
+            #expect(gatehouse.upstream.completedRequests.isEmpty)
+        }
+    }
+
     @Test func pipelinedRequestsAfterALocalAnswerWithABodyAreNotRelayed() async throws {
         try await withGatehouse { gatehouse in
             let client = try gatehouse.connect()

@@ -341,6 +341,14 @@ struct RelayStateMachineTests {
         #expect(machine.state == failure.after)
     }
 
+    @Test func aClosingAnswerEndsTheConnectionForLaterRequests() {
+        var machine = RelayStateMachine()
+        #expect(machine.requestHead(allowed: false, hasBody: false) == .answerLocally(close: false))
+        machine.closeAfterAnswer()
+        #expect(machine.state == .closing)
+        #expect(machine.requestHead(allowed: true, hasBody: false) == .abort)
+    }
+
     @Test func connectionSurvivesAGatewayErrorAfterACompleteRequest() {
         var machine = Self.machine(in: .connecting(requestComplete: true))
         _ = machine.upstreamFailed(timedOut: false)

@@ -1,0 +1,458 @@
+import GatehousePolicy
+import NIOCore
+import NIOHTTP1
+
+/// A response head from an upstream, as parsed by ``UpstreamResponseParser``: the bytes of the head and where each
+/// part lies in them, so that relaying it to the client copies bytes instead of building strings.
+struct UpstreamResponseHead {
+    /// How the body that follows is delimited.
+    enum Body: Equatable {
+        case none
+        case length(Int)
+        case chunked
+        /// Until the upstream closes the connection.
+        case untilClose
+    }
+
+    /// A header field: the offsets of its name and (trimmed) value in ``bytes``.
+    struct Field {
+        let name: Range<Int>
+        let value: Range<Int>
+    }
+
+    /// The head, from the status line to the blank line (reader index 0).
+    let bytes: ByteBuffer
+    let version: HTTPVersion
+    let status: Int
+    let reason: Range<Int>
+    let fields: [Field]
+    /// Whether the connection may carry another exchange after this response.
+    let keepAlive: Bool
+    let body: Body
+
+    func name(_ field: Field) -> ByteBufferView { slice(field.name) }
+    func value(_ field: Field) -> ByteBufferView { slice(field.value) }
+
+    private func slice(_ range: Range<Int>) -> ByteBufferView {
+        bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!.readableBytesView
+    }
+
+    /// The values of the fields named `lowerName` (ASCII case-insensitive), as text.
+    func values(_ lowerName: String) -> [String] {
+        fields.filter { HeaderPolicy.equalsIgnoringCase(name($0), lowerName.utf8) }.map { String(decoding: value($0), as: UTF8.self) }
+    }
+
+    var reasonPhrase: String { String(decoding: slice(reason), as: UTF8.self) }
+}
+
+/// A strict, incremental HTTP/1.x response parser for upstream connections (RFC 9112), fed the bytes of one
+/// connection and pulled for events one at a time (so that whoever handles an event may send the next request on the
+/// same connection). Gatehouse sends one request at a time, so the parser is told which method each response answers
+/// (a response to HEAD has no body) and treats any byte that arrives while no response is owed as an error.
+///
+/// Refused: anything but `HTTP/1.0` and `HTTP/1.1`, a status outside 100–999, bare CR or LF, obsolete line folding,
+/// whitespace before a colon, control characters in values, `Transfer-Encoding` other than `chunked`, both
+/// `Transfer-Encoding` and `Content-Length`, more than one `Content-Length`, malformed chunks, and heads or trailers
+/// over the limit. Interim 1xx responses other than `101` are skipped; chunk extensions and trailers are dropped.
+struct UpstreamResponseParser {
+    enum Event {
+        case head(UpstreamResponseHead)
+        case body(ByteBuffer)
+        case end
+    }
+
+    /// Why a response was refused; `description` is for the log.
+    struct ParseError: Error, Equatable, CustomStringConvertible {
+        let description: String
+
+        static let unsolicited = ParseError(description: "bytes from the upstream while no response was owed")
+        static let truncated = ParseError(description: "the upstream closed the connection inside a response")
+        static let failed = ParseError(description: "the upstream connection already failed")
+    }
+
+    private enum State {
+        /// Between responses.
+        case idle
+        /// Reading a head; `scanned` bytes of `partial` hold no terminator.
+        case head(scanned: Int)
+        case length(remaining: Int)
+        case chunkSize(size: Int, digits: Int, afterDigits: Bool, inExtension: Bool, sawCR: Bool)
+        case chunkData(remaining: Int)
+        case chunkEnd(sawCR: Bool)
+        case trailers(lineLength: Int, total: Int, sawCR: Bool)
+        case untilClose
+        /// The message is complete: `.end` is the next event.
+        case ending(upgrade: Bool)
+        /// After a `101`: the bytes belong to another protocol.
+        case upgraded
+        case failed
+    }
+
+    let maxHeadBytes: Int
+    private var state = State.idle
+    private var partial: ByteBuffer?
+    private var method: HTTPMethod?
+
+    init(maxHeadBytes: Int = 64 * 1024) {
+        self.maxHeadBytes = maxHeadBytes
+    }
+
+    /// A request was sent: its response comes next.
+    mutating func expectResponse(to method: HTTPMethod) {
+        self.method = method
+    }
+
+    /// Whether the connection switched protocols (what follows the `101` is not HTTP).
+    var isUpgraded: Bool {
+        if case .upgraded = state { return true }
+        return false
+    }
+
+    /// The next event from the bytes in `buffer` (consuming them), or nil when more bytes are needed. After a `101`
+    /// and its `.end`, the bytes that follow stay in `buffer`.
+    mutating func next(_ buffer: inout ByteBuffer) throws(ParseError) -> Event? {
+        do {
+            return try nextUnchecked(&buffer)
+        } catch {
+            state = .failed
+            partial = nil
+            throw error
+        }
+    }
+
+    /// The upstream closed its side: ends a body delimited by closing (the `.end` returned); a response cut short is
+    /// an error.
+    mutating func connectionClosed() throws(ParseError) -> Event? {
+        switch state {
+        case .untilClose, .ending(false):
+            state = .idle
+            method = nil
+            return .end
+        case .idle where partial == nil, .upgraded, .failed:
+            return nil
+        default:
+            state = .failed
+            throw .truncated
+        }
+    }
+
+    private mutating func nextUnchecked(_ buffer: inout ByteBuffer) throws(ParseError) -> Event? {
+        while true {
+            switch state {
+            case .failed:
+                throw .failed
+            case .upgraded:
+                return nil
+            case .ending(let upgrade):
+                state = upgrade ? .upgraded : .idle
+                method = nil
+                return .end
+            default:
+                break
+            }
+            guard buffer.readableBytes > 0 else { return nil }
+            switch state {
+            case .idle:
+                guard method != nil else { throw .unsolicited }
+                state = .head(scanned: 0)
+            case .head(let scanned):
+                guard let head = try readHead(&buffer, scanned: scanned) else { continue }
+                return .head(head)
+            case .length(let remaining):
+                let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
+                state = remaining == slice.readableBytes ? .ending(upgrade: false) : .length(remaining: remaining - slice.readableBytes)
+                return .body(slice)
+            case .chunkData(let remaining):
+                let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
+                state = remaining == slice.readableBytes ? .chunkEnd(sawCR: false) : .chunkData(remaining: remaining - slice.readableBytes)
+                return .body(slice)
+            case .untilClose:
+                return .body(buffer.readSlice(length: buffer.readableBytes)!)
+            case .chunkSize, .chunkEnd, .trailers:
+                try readChunkFraming(&buffer)
+            case .ending, .upgraded, .failed:
+                break
+            }
+        }
+    }
+
+    /// Chunk sizes, the CRLF after each chunk, and the trailer section, a byte at a time, until chunk data starts,
+    /// the message ends or the bytes run out.
+    private mutating func readChunkFraming(_ buffer: inout ByteBuffer) throws(ParseError) {
+        while let byte = buffer.readInteger(as: UInt8.self) {
+            switch state {
+            case .chunkSize(var size, var digits, var afterDigits, var inExtension, let sawCR):
+                if sawCR {
+                    guard byte == UInt8(ascii: "\n"), digits > 0 else { throw ParseError(description: "malformed chunk size line") }
+                    if size == 0 {
+                        state = .trailers(lineLength: 0, total: 0, sawCR: false)
+                        continue
+                    }
+                    state = .chunkData(remaining: size)
+                    return
+                }
+                if byte == UInt8(ascii: "\r") {
+                    state = .chunkSize(size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: true)
+                    continue
+                }
+                if inExtension {
+                    // Extensions are read past, never relayed; no control characters in them.
+                    guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else {
+                        throw ParseError(description: "control character in a chunk extension")
+                    }
+                } else if !afterDigits, let value = Self.hexValue(byte) {
+                    guard digits < 15 else { throw ParseError(description: "chunk size too large") }
+                    size = size << 4 | value
+                    digits += 1
+                } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
+                    guard digits > 0 else { throw ParseError(description: "malformed chunk size") }
+                    afterDigits = true
+                } else if byte == UInt8(ascii: ";") {
+                    guard digits > 0 else { throw ParseError(description: "malformed chunk size") }
+                    inExtension = true
+                } else {
+                    throw ParseError(description: "malformed chunk size")
+                }
+                state = .chunkSize(size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: false)
+            case .chunkEnd(let sawCR):
+                if !sawCR {
+                    guard byte == UInt8(ascii: "\r") else { throw ParseError(description: "chunk data longer than its size") }
+                    state = .chunkEnd(sawCR: true)
+                } else {
+                    guard byte == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR after chunk data") }
+                    state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false)
+                }
+            case .trailers(let lineLength, let total, let sawCR):
+                // Trailer fields are read past and dropped (Gatehouse sends no trailers to its clients).
+                guard total < maxHeadBytes else { throw ParseError(description: "trailer section too large") }
+                if sawCR {
+                    guard byte == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR in the trailer section") }
+                    if lineLength == 0 {
+                        state = .ending(upgrade: false)
+                        return
+                    }
+                    state = .trailers(lineLength: 0, total: total + 1, sawCR: false)
+                } else if byte == UInt8(ascii: "\r") {
+                    state = .trailers(lineLength: lineLength, total: total + 1, sawCR: true)
+                } else {
+                    guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else {
+                        throw ParseError(description: "invalid byte in the trailer section")
+                    }
+                    state = .trailers(lineLength: lineLength + 1, total: total + 1, sawCR: false)
+                }
+            default:
+                return
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
+    }
+
+    /// Collects the head until its blank line, then parses it; nil when more bytes are needed (all of `buffer` is
+    /// then held) or when an interim response was skipped.
+    private mutating func readHead(_ buffer: inout ByteBuffer, scanned: Int) throws(ParseError) -> UpstreamResponseHead? {
+        var source: ByteBuffer
+        if var held = partial {
+            partial = nil
+            held.writeBuffer(&buffer)
+            source = held
+        } else {
+            source = buffer
+        }
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        let found = source.withUnsafeReadableBytes { bytes -> Result<Int?, ParseError> in
+            var end: Int? = nil
+            var index = max(0, scanned - 3)
+            while index + 3 < bytes.count {
+                if bytes[index + 3] == UInt8(ascii: "\n") && bytes[index + 2] == UInt8(ascii: "\r")
+                    && bytes[index + 1] == UInt8(ascii: "\n") && bytes[index] == UInt8(ascii: "\r")
+                {
+                    end = index + 4
+                    break
+                }
+                index += 1
+            }
+            // Garbage is refused as it arrives, not when a blank line that may never come is found: the status
+            // line's start, and no control bytes in the head but CR, LF (after CR) and HTAB. (What follows the
+            // head is the body's business.)
+            let prefix: StaticString = "HTTP/1."
+            let prefixOK = prefix.withUTF8Buffer { expected in
+                zip(bytes.prefix(expected.count), expected).allSatisfy { $0 == $1 }
+            }
+            guard prefixOK else { return .failure(ParseError(description: "malformed status line")) }
+            for index in min(scanned, bytes.count)..<(end ?? bytes.count) {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\n") {
+                    guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else {
+                        return .failure(ParseError(description: "bare LF in the head"))
+                    }
+                } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
+                    return .failure(ParseError(description: "control character in the head"))
+                }
+            }
+            return .success(end)
+        }
+        guard let end = try found.get() else {
+            guard source.readableBytes <= maxHeadBytes else { throw ParseError(description: "response head too large") }
+            partial = source
+            state = .head(scanned: source.readableBytes)
+            return nil
+        }
+        guard end <= maxHeadBytes else { throw ParseError(description: "response head too large") }
+        let headBytes = source.readSlice(length: end)!
+        // What follows the head goes back to the caller.
+        buffer = source
+        let head = try Self.parseHead(headBytes, method: method ?? .GET)
+        switch head.status {
+        case 101:
+            state = .ending(upgrade: true)
+        case 100..<200:
+            // Interim: the final response follows.
+            state = .head(scanned: 0)
+            return nil
+        default:
+            switch head.body {
+            case .none, .length(0): state = .ending(upgrade: false)
+            case .length(let length): state = .length(remaining: length)
+            case .chunked: state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false)
+            case .untilClose: state = .untilClose
+            }
+        }
+        return head
+    }
+
+    /// Parses a complete head (ending with its blank line).
+    static func parseHead(_ bytes: ByteBuffer, method: HTTPMethod) throws(ParseError) -> UpstreamResponseHead {
+        let parsed = bytes.withUnsafeReadableBytes { raw -> Result<UpstreamResponseHead, ParseError> in
+            Result { () throws(ParseError) -> UpstreamResponseHead in try parseHead(raw, bytes: bytes, method: method) }
+        }
+        return try parsed.get()
+    }
+
+    private static func parseHead(
+        _ raw: UnsafeRawBufferPointer, bytes: ByteBuffer, method: HTTPMethod
+    ) throws(ParseError) -> UpstreamResponseHead {
+        let count = raw.count
+        // "HTTP/1.x SP ddd"
+        guard count >= 16, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"),
+            raw[3] == UInt8(ascii: "P"), raw[4] == UInt8(ascii: "/"), raw[5] == UInt8(ascii: "1"),
+            raw[6] == UInt8(ascii: "."), raw[7] == UInt8(ascii: "0") || raw[7] == UInt8(ascii: "1"),
+            raw[8] == UInt8(ascii: " ")
+        else { throw ParseError(description: "malformed status line") }
+        let minor = Int(raw[7] - UInt8(ascii: "0"))
+        var status = 0
+        for index in 9..<12 {
+            guard raw[index] >= UInt8(ascii: "0") && raw[index] <= UInt8(ascii: "9") else {
+                throw ParseError(description: "malformed status code")
+            }
+            status = status * 10 + Int(raw[index] - UInt8(ascii: "0"))
+        }
+        guard status >= 100 else { throw ParseError(description: "malformed status code") }
+        var index = 12
+        var reason = 12..<12
+        if raw[index] == UInt8(ascii: " ") {
+            index += 1
+            let start = index
+            while raw[index] != UInt8(ascii: "\r") {
+                let byte = raw[index]
+                guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else { throw ParseError(description: "control character in the reason phrase") }
+                index += 1
+            }
+            reason = start..<index
+        }
+        guard raw[index] == UInt8(ascii: "\r"), raw[index + 1] == UInt8(ascii: "\n") else {
+            throw ParseError(description: "malformed status line")
+        }
+        index += 2
+
+        var fields: [UpstreamResponseHead.Field] = []
+        fields.reserveCapacity(12)
+        var contentLength: Int? = nil
+        var lengthCount = 0
+        var transferEncodings = 0
+        var chunked = false
+        var close = false
+        var keepAliveToken = false
+        while true {
+            if raw[index] == UInt8(ascii: "\r") {
+                guard raw[index + 1] == UInt8(ascii: "\n"), index + 2 == count else { throw ParseError(description: "malformed head") }
+                break
+            }
+            let nameStart = index
+            while HeaderName.isTokenByte(raw[index]) { index += 1 }
+            guard index > nameStart else {
+                throw ParseError(
+                    description: raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t")
+                        ? "obsolete line folding" : "invalid header name")
+            }
+            guard raw[index] == UInt8(ascii: ":") else { throw ParseError(description: "invalid header name") }
+            let name = nameStart..<index
+            index += 1
+            while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
+            let valueStart = index
+            var valueEnd = index
+            while raw[index] != UInt8(ascii: "\r") {
+                let byte = raw[index]
+                guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else { throw ParseError(description: "control character in a header value") }
+                index += 1
+                if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { valueEnd = index }
+            }
+            guard raw[index + 1] == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR in the head") }
+            index += 2
+            let value = valueStart..<valueEnd
+            fields.append(UpstreamResponseHead.Field(name: name, value: value))
+
+            let nameBytes = UnsafeRawBufferPointer(rebasing: raw[name])
+            let valueBytes = UnsafeRawBufferPointer(rebasing: raw[value])
+            switch HeaderPolicy.classify(nameBytes) {
+            case .contentLength:
+                lengthCount += 1
+                guard !valueBytes.isEmpty, valueBytes.count <= 18,
+                    valueBytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+                else { throw ParseError(description: "invalid Content-Length") }
+                contentLength = valueBytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            case .hopByHop where HeaderPolicy.equalsIgnoringCase(nameBytes, "transfer-encoding".utf8):
+                transferEncodings += 1
+                chunked = HeaderPolicy.equalsIgnoringCase(valueBytes, "chunked".utf8)
+            case .connection:
+                for token in valueBytes.split(separator: UInt8(ascii: ",")) {
+                    let trimmed = HeaderPolicy.trimmed(token)
+                    if HeaderPolicy.equalsIgnoringCase(trimmed, "close".utf8) { close = true }
+                    if HeaderPolicy.equalsIgnoringCase(trimmed, "keep-alive".utf8) { keepAliveToken = true }
+                }
+            default:
+                break
+            }
+        }
+
+        let body: UpstreamResponseHead.Body
+        if transferEncodings > 0 || lengthCount > 0 {
+            guard transferEncodings == 0 || lengthCount == 0 else {
+                throw ParseError(description: "both Transfer-Encoding and Content-Length")
+            }
+            guard transferEncodings <= 1, lengthCount <= 1 else { throw ParseError(description: "repeated framing header") }
+            guard transferEncodings == 0 || chunked else { throw ParseError(description: "Transfer-Encoding other than chunked") }
+        }
+        if method == .HEAD || status < 200 || status == 204 || status == 304 {
+            body = .none
+        } else if chunked {
+            body = .chunked
+        } else if let contentLength {
+            body = .length(contentLength)
+        } else {
+            body = .untilClose
+        }
+        let keepAlive = body != .untilClose && !close && (minor == 1 || keepAliveToken)
+        return UpstreamResponseHead(
+            bytes: bytes, version: HTTPVersion(major: 1, minor: minor), status: status, reason: reason,
+            fields: fields, keepAlive: keepAlive, body: body)
+    }
+}
