@@ -161,31 +161,46 @@ public struct Policy: Sendable {
         guard headers.count == 1 else {
             return .failure(TokenError(.credentialsMalformed, "more than one Authorization header"))
         }
-        // Byte-level: a token is hundreds of bytes, and Character iteration would cost microseconds.
+        // Byte-level over contiguous UTF-8: a token is hundreds of bytes, and Character iteration would cost
+        // microseconds.
         let value = headers[0]
-        let bytes = value.utf8
-        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else {
-            if isBearer(bytes[...]) {
-                return .failure(TokenError(.credentialsMalformed, "the Bearer credential is empty"))
-            }
+        let shape = value.utf8.withContiguousStorageIfAvailable(Self.credentialShape) ?? Self.credentialShape(Array(value.utf8)[...])
+        switch shape {
+        case .empty:
+            return .failure(TokenError(.credentialsMalformed, "the Bearer credential is empty"))
+        case .notBearer:
             return .failure(TokenError(.tokenMissing, "no bearer token"))
-        }
-        guard isBearer(bytes[bytes.startIndex..<space]) else {
+        case .otherScheme:
             return .failure(TokenError(.tokenMissing, "no bearer token (another authentication scheme was used)"))
-        }
-        let tokenStart = bytes.index(after: space)
-        let tokenBytes = bytes[tokenStart...]
-        @inline(__always) func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        let hasBlank = tokenBytes.withContiguousStorageIfAvailable { $0.contains(where: isBlank) } ?? tokenBytes.contains(where: isBlank)
-        guard !tokenBytes.isEmpty, !hasBlank else {
+        case .notOneToken:
             return .failure(TokenError(.credentialsMalformed, "the Bearer credential must be one token"))
+        case .token(let offset):
+            let utf8 = value.utf8
+            return .success(Substring(utf8[utf8.index(utf8.startIndex, offsetBy: offset)...]))
         }
-        let token = value[tokenStart...]
-        return .success(token)
+    }
+
+    private enum CredentialShape {
+        case empty, notBearer, otherScheme, notOneToken
+        /// The token starts at this UTF-8 offset.
+        case token(Int)
+    }
+
+    /// What an `Authorization` value holds: `Bearer` (any casing), one space, then a token without blanks.
+    private static func credentialShape<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> CredentialShape {
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else {
+            return isBearer(bytes[...]) ? .empty : .notBearer
+        }
+        guard isBearer(bytes[bytes.startIndex..<space]) else { return .otherScheme }
+        let token = bytes[bytes.index(after: space)...]
+        guard !token.isEmpty, !token.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
+            return .notOneToken
+        }
+        return .token(bytes.distance(from: bytes.startIndex, to: token.startIndex))
     }
 
     /// Whether `scheme` is `Bearer` in any casing.
-    private static func isBearer(_ scheme: Substring.UTF8View.SubSequence) -> Bool {
+    private static func isBearer<Bytes: Collection<UInt8>>(_ scheme: Bytes) -> Bool {
         guard scheme.count == 6 else { return false }
         return zip(scheme, "bearer".utf8).allSatisfy { ($0 | 0x20) == $1 }
     }

@@ -203,8 +203,12 @@ enum HeaderPolicy {
         return tokens
     }
 
-    /// Builds the upstream request headers from the client's.
-    static func upstreamHeaders(
+    /// The request Gatehouse sends upstream, as bytes: `method target HTTP/1.1`, the client's headers after
+    /// hygiene, then what Gatehouse adds (framing, `Connection: Upgrade`, forwarding headers, `X-Request-Id`, the
+    /// identity headers, and `Host: defaultHost` when the client sent none).
+    static func upstreamHead(
+        method: HTTPMethod,
+        target: String,
         from head: HTTPRequestHead,
         framing: BodyFraming,
         nominated: Set<String>,
@@ -213,13 +217,21 @@ enum HeaderPolicy {
         forwarding: Forwarding,
         requestID: String,
         forwardAuthorization: Bool,
-        upgrade: String?
-    ) -> HTTPHeaders {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + identity.count + 4)
+        upgrade: String?,
+        defaultHost: String,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 1024)
+        buffer.writeString(method.rawValue)
+        buffer.writeStaticString(" ")
+        buffer.writeString(target)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
         let trusted = forwarding.peerIsTrusted
         var priorForwardedFor: [String] = []
         var priorForwarded: [String] = []
+        var sawHost = false
+        var keptProto = false
+        var keptForwardedHost = false
         for (name, value) in head.headers {
             let plain = !name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
             if plain {
@@ -239,57 +251,54 @@ enum HeaderPolicy {
                     }
                     continue
                 }
-                // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
-                if kind == .forwarding && !trusted { continue }
-                headers.add(name: name, value: value)
+                if kind == .forwarding {
+                    // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
+                    guard trusted else { continue }
+                    if equalsIgnoringCase(name, "x-forwarded-proto") { keptProto = true } else { keptForwardedHost = true }
+                }
+                if !sawHost && equalsIgnoringCase(name, "host") { sawHost = true }
+                ResponseWriter.writeField(name, value, into: &buffer)
                 continue
             }
             // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
             let folded = HeaderName.fold(name)
-            let lower = name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) ? HeaderName.lowercase(name) : folded
-            if hopByHop.contains(lower) || nominated.contains(lower) || overrideHeaders.contains(folded)
-                || lower == "content-length" || folded == "x-request-id"
+            let lower = HeaderName.lowercase(name)
+            // Framing and hop-by-hop names go in these spellings too: a stack that reads `Transfer_Encoding` as
+            // `Transfer-Encoding` must not see a body framing Gatehouse did not check.
+            if hopByHop.contains(folded) || nominated.contains(lower) || overrideHeaders.contains(folded)
+                || folded == "content-length" || folded == "x-request-id"
             {
                 continue
             }
-            if lower == "authorization" && !forwardAuthorization { continue }
             if isIdentityHeader(folded, identityNames: identityNames) { continue }
-            if forwardingHeaders.contains(folded) {
-                // Only the standard spelling may come from a trusted proxy.
-                if folded != lower { continue }
-                if trusted && lower == "x-forwarded-for" { priorForwardedFor.append(value) }
-                if trusted && lower == "forwarded" { priorForwarded.append(value) }
-                if !trusted || lower == "x-forwarded-for" || lower == "forwarded" { continue }
-                // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
-            }
-            headers.add(name: name, value: value)
+            // Only the standard spelling of a forwarding header may come from a trusted proxy: these never do.
+            if forwardingHeaders.contains(folded) { continue }
+            ResponseWriter.writeField(name, value, into: &buffer)
         }
         switch framing {
-        case .length(let length): headers.add(name: "Content-Length", value: String(length))
-        case .chunked: headers.add(name: "Transfer-Encoding", value: "chunked")
-        case .none: break
+        case .length(let length): ResponseWriter.writeField("Content-Length", String(length), into: &buffer)
+        case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+        case .none: if method.hasRequestBodyRequired { buffer.writeStaticString("Content-Length: 0\r\n") }
         }
         if let upgrade {
-            headers.add(name: "Connection", value: "Upgrade")
-            headers.add(name: "Upgrade", value: upgrade)
+            buffer.writeStaticString("Connection: Upgrade\r\n")
+            ResponseWriter.writeField("Upgrade", upgrade, into: &buffer)
         }
+        if !sawHost { ResponseWriter.writeField("Host", defaultHost, into: &buffer) }
         let client = forwarding.clientAddress ?? "unknown"
-        headers.add(name: "X-Forwarded-For", value: (priorForwardedFor + [client]).joined(separator: ", "))
-        if !trusted || !headers.contains(name: "x-forwarded-proto") {
-            headers.replaceOrAdd(name: "X-Forwarded-Proto", value: forwarding.proto)
-        }
-        if !trusted || !headers.contains(name: "x-forwarded-host"), let host = forwarding.host {
-            headers.replaceOrAdd(name: "X-Forwarded-Host", value: host)
-        }
+        ResponseWriter.writeField("X-Forwarded-For", (priorForwardedFor + [client]).joined(separator: ", "), into: &buffer)
+        if !keptProto { ResponseWriter.writeField("X-Forwarded-Proto", forwarding.proto, into: &buffer) }
+        if !keptForwardedHost, let host = forwarding.host { ResponseWriter.writeField("X-Forwarded-Host", host, into: &buffer) }
         let forNode = client.utf8.contains(UInt8(ascii: ":")) ? "\"[\(client)]\"" : client
         var forwardedElement = "for=\(forNode);proto=\(forwarding.proto)"
         if let host = forwarding.host, host.utf8.allSatisfy(isTokenByteOrColon) { forwardedElement += ";host=\(host)" }
-        headers.add(name: "Forwarded", value: (priorForwarded + [forwardedElement]).joined(separator: ", "))
-        headers.add(name: "X-Request-Id", value: requestID)
+        ResponseWriter.writeField("Forwarded", (priorForwarded + [forwardedElement]).joined(separator: ", "), into: &buffer)
+        ResponseWriter.writeField("X-Request-Id", requestID, into: &buffer)
         for value in identity {
-            headers.add(name: value.name, value: value.value)
+            ResponseWriter.writeField(value.name, value.value, into: &buffer)
         }
-        return headers
+        buffer.writeStaticString("\r\n")
+        return buffer
     }
 
     /// What Gatehouse knows about the client connection.

@@ -348,18 +348,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let forwarding = HeaderPolicy.Forwarding(
             clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: snapshot.scheme,
             host: head.headers.first(name: "host"))
-        var headers = HeaderPolicy.upstreamHeaders(
-            from: head, framing: framing, nominated: nominated, identity: decision.identity,
-            identityNames: snapshot.identityNames, forwarding: forwarding, requestID: exchange!.requestID,
-            forwardAuthorization: settings.forwardAuthorization, upgrade: wantsUpgrade ? upgrade : nil)
-        if !headers.contains(name: "host") { headers.add(name: "Host", value: address.authority) }
-        if framing == .none && head.method.hasRequestBodyRequired {
-            headers.add(name: "Content-Length", value: "0")
-        }
-        let upstreamHead = HTTPRequestHead(
-            version: .http1_1, method: head.method, uri: normalized.forwardTarget, headers: headers)
+        let headBytes = HeaderPolicy.upstreamHead(
+            method: head.method, target: normalized.forwardTarget, from: head, framing: framing, nominated: nominated,
+            identity: decision.identity, identityNames: snapshot.identityNames, forwarding: forwarding,
+            requestID: exchange!.requestID, forwardAuthorization: settings.forwardAuthorization,
+            upgrade: wantsUpgrade ? upgrade : nil, defaultHost: address.authority, allocator: context.channel.allocator)
         exchange!.upstream = address
-        let headBytes = UpstreamRequestWriter.head(upstreamHead, allocator: context.channel.allocator)
         exchange!.upstreamHead = headBytes
         exchange!.upgrade = wantsUpgrade ? upgrade : nil
         buffered.append(headBytes)
@@ -429,26 +423,35 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool) {
         armTimer(after: snapshot?.configuration.server.timeouts.upstream ?? 30, idle: false)
         let serial = exchangeSerial
-        pool.acquire(address, fresh: fresh, tls: snapshot?.upstreamTLS) { [self] result in
-            guard serial == exchangeSerial else {
-                if case .success(let connection) = result { connection.channel.close(promise: nil) }
+        // An idle pooled connection is taken at once, without a callback.
+        if !fresh, let connection = pool.takeIdle(address) {
+            upstreamAcquired(.success(connection), serial: serial)
+            return
+        }
+        pool.connect(address, tls: snapshot?.upstreamTLS) { [self] result in
+            upstreamAcquired(result, serial: serial)
+        }
+    }
+
+    private func upstreamAcquired(_ result: Result<UpstreamConnection, any Error>, serial: Int) {
+        guard serial == exchangeSerial else {
+            if case .success(let connection) = result { connection.channel.close(promise: nil) }
+            return
+        }
+        switch result {
+        case .success(let connection):
+            guard case .connecting = machine.state, context != nil else {
+                pool.release(connection)
                 return
             }
-            switch result {
-            case .success(let connection):
-                guard case .connecting = machine.state, context != nil else {
-                    pool.release(connection)
-                    return
-                }
-                connection.handler.owner = self
-                upstream = connection
-                exchange?.upstreamStart = .now()
-                lastUpstreamActivity = context?.eventLoop.now ?? .now()
-                carryOut(machine.upstreamReady())
-            case .failure:
-                guard case .connecting = machine.state else { return }
-                carryOut(machine.upstreamFailed(timedOut: false))
-            }
+            connection.handler.owner = self
+            upstream = connection
+            exchange?.upstreamStart = .now()
+            lastUpstreamActivity = context?.eventLoop.now ?? .now()
+            carryOut(machine.upstreamReady())
+        case .failure:
+            guard case .connecting = machine.state else { return }
+            carryOut(machine.upstreamFailed(timedOut: false))
         }
     }
 

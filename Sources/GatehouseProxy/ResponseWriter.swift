@@ -81,21 +81,3 @@ enum ResponseWriter {
         ByteBuffer(string: version.minor == 0 ? "HTTP/1.0 100 Continue\r\n\r\n" : "HTTP/1.1 100 Continue\r\n\r\n")
     }
 }
-
-/// Serialises the request Gatehouse sends upstream and frames its body parts: there is no request encoder in the
-/// upstream pipeline.
-enum UpstreamRequestWriter {
-    /// `METHOD target HTTP/1.1`, then each header, then the blank line.
-    static func head(_ head: HTTPRequestHead, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 512)
-        buffer.writeString(head.method.rawValue)
-        buffer.writeStaticString(" ")
-        buffer.writeString(head.uri)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
-        for (name, value) in head.headers {
-            ResponseWriter.writeField(name, value, into: &buffer)
-        }
-        buffer.writeStaticString("\r\n")
-        return buffer
-    }
-}

@@ -17,21 +17,25 @@ final class UpstreamPool {
         self.connectTimeout = connectTimeout
     }
 
-    /// Calls `then` with an idle connection to `address`, or a new one (unless `fresh` forbids the pool), on this
-    /// event loop.
-    func acquire(
-        _ address: UpstreamAddress, fresh: Bool = false, tls: NIOSSLContext? = nil,
+    /// An idle connection to `address` that is still open, if the pool has one.
+    func takeIdle(_ address: UpstreamAddress) -> UpstreamConnection? {
+        eventLoop.assertInEventLoop()
+        // Popped in place: a copy of the list would be copied again on every acquire.
+        while let connection = idle[address]?.popLast() {
+            if connection.channel.isActive {
+                connection.reused = true
+                return connection
+            }
+        }
+        return nil
+    }
+
+    /// Calls `then` with a new connection to `address`, on this event loop.
+    func connect(
+        _ address: UpstreamAddress, tls: NIOSSLContext? = nil,
         then: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.assertInEventLoop()
-        // Popped in place: a copy of the list would be copied again on every acquire.
-        while !fresh, let connection = idle[address]?.popLast() {
-            if connection.channel.isActive {
-                connection.reused = true
-                then(.success(connection))
-                return
-            }
-        }
         if address.tls && tls == nil {
             then(.failure(UpstreamError.tlsNotSupported))
             return

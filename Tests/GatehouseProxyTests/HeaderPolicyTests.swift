@@ -306,7 +306,9 @@ struct HeaderPolicyTests {
     ) throws -> HTTPHeaders {
         let head = Self.head(headers)
         let nominated = try HeaderPolicy.connectionTokens(head, identityNames: identityNames)
-        return HeaderPolicy.upstreamHeaders(
+        let bytes = HeaderPolicy.upstreamHead(
+            method: .GET,
+            target: "/a?b",
             from: head,
             framing: framing,
             nominated: nominated,
@@ -315,8 +317,42 @@ struct HeaderPolicyTests {
             forwarding: forwarding,
             requestID: "req-1",
             forwardAuthorization: forwardAuthorization,
-            upgrade: upgrade
+            upgrade: upgrade,
+            defaultHost: "upstream.test",
+            allocator: ByteBufferAllocator()
         )
+        // Read back line by line: the request line, `name: value` fields, the blank line.
+        let text = String(buffer: bytes)
+        #expect(text.hasSuffix("\r\n\r\n"))
+        // "\r\n" is one Character: the blank line is the last two.
+        var lines = text.dropLast(2).split(separator: "\r\n", omittingEmptySubsequences: false)
+        #expect(lines.removeFirst() == "GET /a?b HTTP/1.1")
+        return HTTPHeaders(lines.map { line in
+            let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            #expect(parts.count == 2 && parts[1].hasPrefix(" "), "malformed line \(line)")
+            return (String(parts[0]), String(parts[1].dropFirst()))
+        })
+    }
+
+    @Test func otherSpellingsOfFramingAndHopByHopHeadersAreDropped() throws {
+        let headers = try Self.upstream([
+            Self.host, ("Content_Length", "5"), ("Transfer.Encoding", "chunked"), ("Keep_Alive", "1"),
+            ("X_Request_Id", "spoofed"), ("X-Other_Name", "kept"),
+        ])
+        #expect(headers.map(\.name) == ["Host", "X-Other_Name", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Request-Id", "X-Auth-Subject", "X-Auth-Roles", "X-User-Email"])
+        #expect(headers["x-request-id"] == ["req-1"])
+    }
+
+    @Test func hostAndAnEmptyBodyLengthAreAddedWhenMissing() throws {
+        let head = HTTPRequestHead(version: .http1_0, method: .POST, uri: "/a", headers: [:])
+        let bytes = HeaderPolicy.upstreamHead(
+            method: .POST, target: "/a", from: head, framing: .none, nominated: [], identity: [], identityNames: [],
+            forwarding: HeaderPolicy.Forwarding(clientAddress: "10.0.0.1", peerIsTrusted: false, proto: "http", host: nil),
+            requestID: "r", forwardAuthorization: true, upgrade: nil, defaultHost: "upstream.test:8080",
+            allocator: ByteBufferAllocator())
+        let text = String(buffer: bytes)
+        #expect(text.hasPrefix("POST /a HTTP/1.1\r\nContent-Length: 0\r\nHost: upstream.test:8080\r\n"))
+        #expect(!text.contains("X-Forwarded-Host"))
     }
 
     @Test func ordinaryHeadersPassInOrder() throws {
