@@ -112,6 +112,24 @@ enum HeaderPolicy {
 
     /// Checks the head's syntax and framing; returns the body framing.
     static func validate(_ head: HTTPRequestHead, limits: ServerSettings.Limits) throws(Refusal) -> BodyFraming {
+        try inspect(head, limits: limits).framing
+    }
+
+    /// What the data path needs from a request head, gathered in the one pass that validates it.
+    struct RequestFacts {
+        var framing = BodyFraming.none
+        var host: String?
+        var authorization: [Substring] = []
+        var expect: String?
+        var upgrade: String?
+        var requestID: String?
+        /// Whether a `Connection` header is present (its tokens are read by ``connectionTokens(_:identityNames:)``).
+        var hasConnection = false
+    }
+
+    /// Checks the head's syntax and framing (see ``validate(_:limits:)``) and gathers the headers the data path reads.
+    static func inspect(_ head: HTTPRequestHead, limits: ServerSettings.Limits) throws(Refusal) -> RequestFacts {
+        var facts = RequestFacts()
         guard head.version.major == 1 else { throw Refusal(status: 505, detail: "only HTTP/1.x is served here") }
         if head.headers.count > limits.maxHeaders {
             throw Refusal(status: 431, detail: "too many header fields")
@@ -144,6 +162,17 @@ enum HeaderPolicy {
                 if !chunked { throw Refusal(status: 400, detail: "only Transfer-Encoding: chunked is accepted") }
             case 4 where equalsIgnoringCase(name, "host"):
                 hostCount += 1
+                facts.host = value
+            case 13 where equalsIgnoringCase(name, "authorization"):
+                facts.authorization.append(Substring(value))
+            case 6 where equalsIgnoringCase(name, "expect"):
+                if facts.expect == nil { facts.expect = value }
+            case 7 where equalsIgnoringCase(name, "upgrade"):
+                if facts.upgrade == nil { facts.upgrade = value }
+            case 12 where equalsIgnoringCase(name, "x-request-id"):
+                if facts.requestID == nil { facts.requestID = value }
+            case 10 where equalsIgnoringCase(name, "connection"):
+                facts.hasConnection = true
             default:
                 break
             }
@@ -162,20 +191,22 @@ enum HeaderPolicy {
             if let max = limits.maxBodyBytes, contentLength > max {
                 throw Refusal(status: 413, detail: "the request body is larger than \(max) bytes")
             }
-            return .length(contentLength)
+            facts.framing = .length(contentLength)
+        } else {
+            facts.framing = chunked ? .chunked : .none
         }
-        return chunked ? .chunked : .none
+        return facts
     }
 
     /// The origin-form target: the target itself, or the path and query of an absolute-form target for this host.
-    static func originTarget(_ head: HTTPRequestHead) throws(Refusal) -> String {
+    static func originTarget(_ head: HTTPRequestHead, host: String? = nil) throws(Refusal) -> String {
         let uri = head.uri
-        if uri.hasPrefix("/") { return uri }
+        if uri.utf8.first == UInt8(ascii: "/") { return uri }
         let lower = uri.lowercased()
         for scheme in ["http://", "https://"] where lower.hasPrefix(scheme) {
             let rest = uri.dropFirst(scheme.count)
             let authority = rest.prefix { $0 != "/" && $0 != "?" }
-            let host = head.headers.first(name: "host") ?? ""
+            let host = host ?? head.headers.first(name: "host") ?? ""
             guard !authority.isEmpty, authority.lowercased() == host.lowercased() else {
                 throw Refusal(status: 400, detail: "absolute-form target for another host")
             }
@@ -285,14 +316,37 @@ enum HeaderPolicy {
             ResponseWriter.writeField("Upgrade", upgrade, into: &buffer)
         }
         if !sawHost { ResponseWriter.writeField("Host", defaultHost, into: &buffer) }
+        // Written piece by piece: these lines are on every relayed request.
         let client = forwarding.clientAddress ?? "unknown"
-        ResponseWriter.writeField("X-Forwarded-For", (priorForwardedFor + [client]).joined(separator: ", "), into: &buffer)
+        buffer.writeStaticString("X-Forwarded-For: ")
+        for prior in priorForwardedFor {
+            buffer.writeString(prior)
+            buffer.writeStaticString(", ")
+        }
+        buffer.writeString(client)
+        buffer.writeStaticString("\r\n")
         if !keptProto { ResponseWriter.writeField("X-Forwarded-Proto", forwarding.proto, into: &buffer) }
         if !keptForwardedHost, let host = forwarding.host { ResponseWriter.writeField("X-Forwarded-Host", host, into: &buffer) }
-        let forNode = client.utf8.contains(UInt8(ascii: ":")) ? "\"[\(client)]\"" : client
-        var forwardedElement = "for=\(forNode);proto=\(forwarding.proto)"
-        if let host = forwarding.host, host.utf8.allSatisfy(isTokenByteOrColon) { forwardedElement += ";host=\(host)" }
-        ResponseWriter.writeField("Forwarded", (priorForwarded + [forwardedElement]).joined(separator: ", "), into: &buffer)
+        buffer.writeStaticString("Forwarded: ")
+        for prior in priorForwarded {
+            buffer.writeString(prior)
+            buffer.writeStaticString(", ")
+        }
+        if client.utf8.contains(UInt8(ascii: ":")) {
+            buffer.writeStaticString("for=\"[")
+            buffer.writeString(client)
+            buffer.writeStaticString("]\"")
+        } else {
+            buffer.writeStaticString("for=")
+            buffer.writeString(client)
+        }
+        buffer.writeStaticString(";proto=")
+        buffer.writeString(forwarding.proto)
+        if let host = forwarding.host, host.utf8.allSatisfy(isTokenByteOrColon) {
+            buffer.writeStaticString(";host=")
+            buffer.writeString(host)
+        }
+        buffer.writeStaticString("\r\n")
         ResponseWriter.writeField("X-Request-Id", requestID, into: &buffer)
         for value in identity {
             ResponseWriter.writeField(value.name, value.value, into: &buffer)

@@ -289,18 +289,28 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let snapshot = store.snapshot
         self.snapshot = snapshot
         let settings = snapshot.configuration.server
-        let offered = head.headers.first(name: "x-request-id")
+        // One pass over the headers validates them and gathers what this handler reads.
+        let facts: HeaderPolicy.RequestFacts
+        var refusal: HeaderPolicy.Refusal? = nil
+        do {
+            facts = try HeaderPolicy.inspect(head, limits: settings.limits)
+        } catch {
+            refusal = error
+            facts = HeaderPolicy.RequestFacts()
+        }
+        // A refused request is answered with the client's id too.
+        let offered = refusal == nil ? facts.requestID : head.headers.first(name: "x-request-id")
         let requestID = offered.flatMap { HeaderPolicy.isSaneRequestID($0) ? $0 : nil }
         beginExchange(version: head.version, method: head.method, path: "-", requestID: requestID)
         exchange!.clientKeepAlive = head.isKeepAlive && !quiescing
 
-        let framing: HeaderPolicy.BodyFraming
+        let framing = facts.framing
         let target: String
         let nominated: Set<String>
-        do {
-            framing = try HeaderPolicy.validate(head, limits: settings.limits)
-            target = try HeaderPolicy.originTarget(head)
-            nominated = try HeaderPolicy.connectionTokens(head, identityNames: snapshot.identityNames)
+        do throws(HeaderPolicy.Refusal) {
+            if let refusal { throw refusal }
+            target = try HeaderPolicy.originTarget(head, host: facts.host)
+            nominated = facts.hasConnection ? try HeaderPolicy.connectionTokens(head, identityNames: snapshot.identityNames) : []
         } catch {
             _ = machine.requestHead(allowed: false, hasBody: true)
             writeLocal(.refused(error), close: true)
@@ -308,7 +318,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         exchange!.framing = framing
 
-        let authorization = head.headers["authorization"].map { Substring($0) }
+        let authorization = facts.authorization
         let decision = snapshot.configuration.policy.decide(
             method: head.method.rawValue, target: target, credential: .authorization(authorization),
             keys: snapshot.keys, now: environment.now())
@@ -318,8 +328,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange!.reason = decision.reason.label
         exchange!.subject = decision.subject
 
-        let expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
-        let upgrade = head.headers.first(name: "upgrade")
+        let expectsContinue = facts.expect.map { HeaderPolicy.equalsIgnoringCase($0, "100-continue") } ?? false
+        let upgrade = facts.upgrade
         let isUpgradeRequest = upgrade != nil && nominated.contains("upgrade")
         // Only WebSocket is spliced: other upgrades (h2c above all) would carry requests Gatehouse never judged.
         let wantsUpgrade = isUpgradeRequest && upgrade?.lowercased() == "websocket"
@@ -347,7 +357,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         let forwarding = HeaderPolicy.Forwarding(
             clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: snapshot.scheme,
-            host: head.headers.first(name: "host"))
+            host: facts.host)
         let headBytes = HeaderPolicy.upstreamHead(
             method: head.method, target: normalized.forwardTarget, from: head, framing: framing, nominated: nominated,
             identity: decision.identity, identityNames: snapshot.identityNames, forwarding: forwarding,

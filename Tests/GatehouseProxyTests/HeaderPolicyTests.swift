@@ -334,6 +334,24 @@ struct HeaderPolicyTests {
         })
     }
 
+    @Test func inspectGathersWhatTheDataPathReads() throws {
+        let facts = try HeaderPolicy.inspect(
+            Self.head([
+                ("HOST", "a.test"), ("authorization", "Bearer x"), ("Authorization", "Basic y"), ("Expect", "100-continue"),
+                ("Upgrade", "websocket"), ("Upgrade", "h2c"), ("X-Request-ID", "first"), ("x-request-id", "second"),
+                ("Content-Length", "3"),
+            ]),
+            limits: Self.limits())
+        #expect(facts.framing == .length(3))
+        #expect(facts.host == "a.test")
+        #expect(facts.authorization == ["Bearer x", "Basic y"])
+        #expect(facts.expect == "100-continue")
+        #expect(facts.upgrade == "websocket")
+        #expect(facts.requestID == "first")
+        #expect(!facts.hasConnection)
+        #expect(try HeaderPolicy.inspect(Self.head([Self.host, ("Connection", "close")]), limits: Self.limits()).hasConnection)
+    }
+
     @Test func otherSpellingsOfFramingAndHopByHopHeadersAreDropped() throws {
         let headers = try Self.upstream([
             Self.host, ("Content_Length", "5"), ("Transfer.Encoding", "chunked"), ("Keep_Alive", "1"),
