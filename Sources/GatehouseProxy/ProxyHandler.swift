@@ -75,6 +75,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var deliveringQueued = false
     /// Set by a server shutdown: the exchange in flight is the connection's last.
     private var quiescing = false
+    /// The relayed response's head, held until its first body bytes (a small body goes out in the same buffer), its
+    /// end, or the end of the upstream read.
+    private var heldHead: ByteBuffer?
     /// Set by an upgrade request: the decoder parses nothing after it.
     private var decoderStopped = false
 
@@ -513,25 +516,38 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 buffer.writeStaticString("Connection: keep-alive\r\n")
             }
             buffer.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(buffer), promise: nil)
+            heldHead = buffer
             clientNeedsFlush = true
             // A 101 is spliced at its `.end`, which the parser gives right after the head.
         case .body(let buffer):
             guard machine.responseBody() == .forwardResponse else { return }
             exchange?.bytesOut += buffer.readableBytes
-            switch exchange?.responseFraming ?? .none {
-            case .raw:
-                context.write(wrapOutboundOut(buffer), promise: nil)
-            case .chunked where buffer.readableBytes > 0:
-                // An empty chunk would end the body.
-                context.write(
-                    wrapOutboundOut(ResponseWriter.chunkPrefix(buffer.readableBytes, allocator: context.channel.allocator)),
-                    promise: nil)
-                context.write(wrapOutboundOut(buffer), promise: nil)
-                context.write(wrapOutboundOut(ResponseWriter.chunkSuffix), promise: nil)
-            default:
-                // A body where none may be: not relayed.
-                return
+            let framing = exchange?.responseFraming ?? .none
+            // An empty chunk would end the body; a body where none may be is not relayed.
+            guard framing == .raw || framing == .chunked && buffer.readableBytes > 0 else { return }
+            if var head = heldHead, buffer.readableBytes <= Self.coalescedBodyBytes {
+                // A small body rides in the head's buffer: one write instead of two (or four).
+                heldHead = nil
+                if framing == .chunked {
+                    head.writeString(String(buffer.readableBytes, radix: 16))
+                    head.writeStaticString("\r\n")
+                    head.writeImmutableBuffer(buffer)
+                    head.writeStaticString("\r\n")
+                } else {
+                    head.writeImmutableBuffer(buffer)
+                }
+                context.write(wrapOutboundOut(head), promise: nil)
+            } else {
+                writeHeldHead(context: context)
+                if framing == .chunked {
+                    context.write(
+                        wrapOutboundOut(ResponseWriter.chunkPrefix(buffer.readableBytes, allocator: context.channel.allocator)),
+                        promise: nil)
+                    context.write(wrapOutboundOut(buffer), promise: nil)
+                    context.write(wrapOutboundOut(ResponseWriter.chunkSuffix), promise: nil)
+                } else {
+                    context.write(wrapOutboundOut(buffer), promise: nil)
+                }
             }
             clientNeedsFlush = true
         case .end:
@@ -547,9 +563,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamReadComplete() {
-        if clientNeedsFlush {
+        if clientNeedsFlush, let context {
             clientNeedsFlush = false
-            context?.flush()
+            writeHeldHead(context: context)
+            context.flush()
+        }
+    }
+
+    /// Bodies up to this size are copied into the head's buffer.
+    private static let coalescedBodyBytes = 4096
+
+    private func writeHeldHead(context: ChannelHandlerContext) {
+        if let head = heldHead {
+            heldHead = nil
+            context.write(wrapOutboundOut(head), promise: nil)
         }
     }
 
@@ -616,7 +643,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                     upstream.channel.close(promise: nil)
                 }
             }
-            let last = exchange?.responseFraming == .chunked ? ResponseWriter.lastChunk : ResponseWriter.empty
+            var last = exchange?.responseFraming == .chunked ? ResponseWriter.lastChunk : ResponseWriter.empty
+            if var head = heldHead {
+                heldHead = nil
+                head.writeImmutableBuffer(last)
+                last = head
+            }
             logExchange()
             clientNeedsFlush = false
             // Idle until the next request; a client that stops reading cannot hold a closing connection open either.
@@ -626,7 +658,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                 context.writeAndFlush(wrapOutboundOut(last), promise: promise)
             } else {
-                context.writeAndFlush(wrapOutboundOut(last), promise: nil)
+                if last.readableBytes > 0 {
+                    context.writeAndFlush(wrapOutboundOut(last), promise: nil)
+                } else {
+                    context.flush()
+                }
                 deliverQueued()
             }
         case .failGateway(let status, let closeClient):
@@ -693,6 +729,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func abortBoth() {
         timerDeadline = nil
+        heldHead = nil
         if let address = exchange?.upstream, upstream != nil {
             GatehouseMetrics.recordUpstreamError(address.description, kind: "aborted")
         }
@@ -780,6 +817,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard let context, let upstream else { return }
         logExchange()
         cancelTimer()
+        writeHeldHead(context: context)
         context.flush()
         self.upstream = nil
         upstream.handler.owner = nil
