@@ -7,9 +7,21 @@ public struct NormalizedTarget: Sendable, Equatable {
 
     /// The path's segments: `/` is `[""]`, `/a/` is `["a", ""]`.
     public var segments: [Substring] {
-        path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map {
-            Substring($0)
+        // One pass and one array: this runs on every request.
+        let utf8 = path.utf8
+        var result: [Substring] = []
+        result.reserveCapacity(8)
+        var start = utf8.index(after: utf8.startIndex)
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                result.append(Substring(utf8[start..<index]))
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
         }
+        result.append(Substring(utf8[start..<utf8.endIndex]))
+        return result
     }
 
     /// The target to send upstream: the normalised path followed by the original query.
