@@ -376,8 +376,11 @@ enum HeaderPolicy {
             for field in head.fields where classify(UnsafeRawBufferPointer(rebasing: raw[field.name])) == .connection {
                 for token in raw[field.value].split(separator: UInt8(ascii: ",")) {
                     let name = trimmed(token)
-                    // `keep-alive` names a hop-by-hop header (dropped anyway) and `close` names none.
-                    if !name.isEmpty && !equalsIgnoringCase(name, "keep-alive".utf8) && !equalsIgnoringCase(name, "close".utf8) {
+                    // `keep-alive` names a hop-by-hop header (dropped anyway) and `close` names none. The framing
+                    // headers cannot be nominated away: the body was framed by them.
+                    if !name.isEmpty && !equalsIgnoringCase(name, "keep-alive".utf8) && !equalsIgnoringCase(name, "close".utf8)
+                        && !equalsIgnoringCase(name, "content-length".utf8) && !equalsIgnoringCase(name, "transfer-encoding".utf8)
+                    {
                         nominated.append(name)
                     }
                 }

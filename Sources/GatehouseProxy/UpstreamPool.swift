@@ -21,11 +21,17 @@ final class UpstreamPool {
     func takeIdle(_ address: UpstreamAddress) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
         // Popped in place: a copy of the list would be copied again on every acquire.
-        while let connection = idle[address]?.popLast() {
-            if connection.channel.isActive {
-                connection.reused = true
-                return connection
+        while let connection = idle[address]?.last {
+            guard connection.channel.isActive else {
+                idle[address]!.removeLast()
+                continue
             }
+            // Released while its read is still being handed on (a pipelined request taken at the end of the previous
+            // response): a byte still to come in that read would be taken for the new request's answer.
+            if connection.handler.isReading { return nil }
+            idle[address]!.removeLast()
+            connection.reused = true
+            return connection
         }
         return nil
     }
@@ -151,6 +157,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var leftover: ByteBuffer?
     /// False once the upstream sent more than the response owed: the connection is never reused.
     private(set) var isReusable = true
+    /// Between a read and its read-complete.
+    private(set) var isReading = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -180,6 +188,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
         var buffer = unwrapInboundIn(data)
         do {
             while let event = try parser.next(&buffer) {
@@ -213,6 +222,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
         owner?.upstreamReadComplete()
     }
 
@@ -222,8 +232,19 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isReusable = false
-        // A body delimited by the close ends here; a response cut short is reported as the close itself.
-        if let event = try? parser.connectionClosed(), let owner {
+        isReading = false
+        let event: UpstreamResponseParser.Event?
+        do {
+            event = try parser.connectionClosed()
+        } catch {
+            // A response cut short (even a head): an upstream failure, never a stale connection to retry.
+            let owner = self.owner
+            self.owner = nil
+            owner?.upstreamError(error)
+            return
+        }
+        // A body delimited by the close ends here.
+        if let event, let owner {
             owner.upstreamRead(event)
             owner.upstreamReadComplete()
         }

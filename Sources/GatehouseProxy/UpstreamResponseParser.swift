@@ -76,7 +76,7 @@ struct UpstreamResponseParser {
         /// Reading a head; `scanned` bytes of `partial` hold no terminator.
         case head(scanned: Int)
         case length(remaining: Int)
-        case chunkSize(size: Int, digits: Int, afterDigits: Bool, inExtension: Bool, sawCR: Bool)
+        case chunkSize(size: Int, digits: Int, afterDigits: Bool, inExtension: Bool, sawCR: Bool, length: Int)
         case chunkData(remaining: Int)
         case chunkEnd(sawCR: Bool)
         case trailers(lineLength: Int, total: Int, sawCR: Bool)
@@ -89,6 +89,8 @@ struct UpstreamResponseParser {
     }
 
     let maxHeadBytes: Int
+    /// The longest chunk-size line read (extensions included).
+    static let maxChunkLineBytes = 4096
     private var state = State.idle
     private var partial: ByteBuffer?
     private var method: HTTPMethod?
@@ -181,7 +183,9 @@ struct UpstreamResponseParser {
     private mutating func readChunkFraming(_ buffer: inout ByteBuffer) throws(ParseError) {
         while let byte = buffer.readInteger(as: UInt8.self) {
             switch state {
-            case .chunkSize(var size, var digits, var afterDigits, var inExtension, let sawCR):
+            case .chunkSize(var size, var digits, var afterDigits, var inExtension, let sawCR, let length):
+                // A size line (extensions included) has a bound, like a head.
+                guard length < Self.maxChunkLineBytes else { throw ParseError(description: "chunk size line too long") }
                 if sawCR {
                     guard byte == UInt8(ascii: "\n"), digits > 0 else { throw ParseError(description: "malformed chunk size line") }
                     if size == 0 {
@@ -192,7 +196,9 @@ struct UpstreamResponseParser {
                     return
                 }
                 if byte == UInt8(ascii: "\r") {
-                    state = .chunkSize(size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: true)
+                    state = .chunkSize(
+                        size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: true,
+                        length: length + 1)
                     continue
                 }
                 if inExtension {
@@ -213,14 +219,16 @@ struct UpstreamResponseParser {
                 } else {
                     throw ParseError(description: "malformed chunk size")
                 }
-                state = .chunkSize(size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: false)
+                state = .chunkSize(
+                    size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: false,
+                    length: length + 1)
             case .chunkEnd(let sawCR):
                 if !sawCR {
                     guard byte == UInt8(ascii: "\r") else { throw ParseError(description: "chunk data longer than its size") }
                     state = .chunkEnd(sawCR: true)
                 } else {
                     guard byte == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR after chunk data") }
-                    state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false)
+                    state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false, length: 0)
                 }
             case .trailers(let lineLength, let total, let sawCR):
                 // Trailer fields are read past and dropped (Gatehouse sends no trailers to its clients).
@@ -310,7 +318,7 @@ struct UpstreamResponseParser {
         let headBytes = source.readSlice(length: end)!
         // What follows the head goes back to the caller.
         buffer = source
-        let head = try Self.parseHead(headBytes, method: method ?? .GET)
+        let head = try Self.parseCheckedHead(headBytes, method: method ?? .GET)
         switch head.status {
         case 101:
             state = .ending(upgrade: true)
@@ -322,7 +330,7 @@ struct UpstreamResponseParser {
             switch head.body {
             case .none, .length(0): state = .ending(upgrade: false)
             case .length(let length): state = .length(remaining: length)
-            case .chunked: state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false)
+            case .chunked: state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false, length: 0)
             case .untilClose: state = .untilClose
             }
         }
@@ -330,7 +338,30 @@ struct UpstreamResponseParser {
     }
 
     /// Parses a complete head (ending with its blank line).
+    /// Parses a complete head, checking first what ``next(_:)`` checks as bytes arrive: the blank line at its end
+    /// (and nowhere before), no bare LF and no control bytes.
     static func parseHead(_ bytes: ByteBuffer, method: HTTPMethod) throws(ParseError) -> UpstreamResponseHead {
+        let shapeOK = bytes.withUnsafeReadableBytes { raw -> Bool in
+            guard raw.count >= 4, raw[raw.count - 4] == UInt8(ascii: "\r"), raw[raw.count - 3] == UInt8(ascii: "\n"),
+                raw[raw.count - 2] == UInt8(ascii: "\r"), raw[raw.count - 1] == UInt8(ascii: "\n")
+            else { return false }
+            for index in 0..<raw.count {
+                let byte = raw[index]
+                if byte == UInt8(ascii: "\n") {
+                    guard index > 0, raw[index - 1] == UInt8(ascii: "\r") else { return false }
+                    if index >= 3 && index < raw.count - 1 && raw[index - 2] == UInt8(ascii: "\n") { return false }
+                } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
+                    return false
+                }
+            }
+            return true
+        }
+        guard shapeOK else { throw ParseError(description: "malformed head") }
+        return try parseCheckedHead(bytes, method: method)
+    }
+
+    /// Parses a head whose shape ``readHead(_:scanned:)`` checked.
+    private static func parseCheckedHead(_ bytes: ByteBuffer, method: HTTPMethod) throws(ParseError) -> UpstreamResponseHead {
         let parsed = bytes.withUnsafeReadableBytes { raw -> Result<UpstreamResponseHead, ParseError> in
             Result { () throws(ParseError) -> UpstreamResponseHead in try parseHead(raw, bytes: bytes, method: method) }
         }

@@ -591,6 +591,13 @@ struct HeaderPolicyTests {
         #expect(fields.map(\.1) == ["text/plain", "a=1", "b=2", "Basic"])
     }
 
+    @Test func framingHeadersCannotBeNominatedAway() throws {
+        // The body is framed by them: dropping Content-Length would leave the client reading until the close.
+        let fields = try Self.relayedFields(
+            "HTTP/1.1 200 OK\r\nConnection: content-length, Transfer-Encoding, X-Gone\r\nContent-Length: 5\r\nX-Gone: 1\r\n\r\n")
+        #expect(fields.map(\.0) == ["Content-Length"])
+    }
+
     @Test func upgradeResponseKeepsUpgradeHeaders() throws {
         let fields = try Self.relayedFields(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

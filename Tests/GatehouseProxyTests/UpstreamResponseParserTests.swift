@@ -213,6 +213,23 @@ struct UpstreamResponseParserTests {
         #expect(throws: Never.self) { _ = try parser.next(&buffer) }
     }
 
+    @Test func chunkSizeLinesAreBounded() {
+        let long = "5;" + String(repeating: "x", count: UpstreamResponseParser.maxChunkLineBytes) + "\r\nhello\r\n0\r\n\r\n"
+        #expect(Self.parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + long, step: 512).error != nil)
+        let fine = "5;" + String(repeating: "x", count: 100) + "\r\nhello\r\n0\r\n\r\n"
+        #expect(Self.parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + fine).body == "hello")
+    }
+
+    @Test(arguments: [
+        "HTTP/1.1 200 OK\r\nA: b", "HTTP/1.1 200 OK\r\nA: b\r\n", "HTTP/1.1 200 OK\r\n\r\nA: b\r\n\r\n",
+        "HTTP/1.1 200 OK\nA: b\r\n\r\n", "HTTP/1.1 200 OK\r\nA: \u{1}\r\n\r\n",
+    ])
+    func aHeadGivenWholeIsCheckedFirst(head: String) {
+        #expect(throws: UpstreamResponseParser.ParseError.self) {
+            try UpstreamResponseParser.parseHead(ByteBuffer(string: head), method: .GET)
+        }
+    }
+
     @Test func headsOverTheLimitAreRefused() {
         let big = "HTTP/1.1 200 OK\r\nX: \(String(repeating: "a", count: 2000))\r\n\r\n"
         #expect(Self.parse(big).error != nil)
