@@ -5,6 +5,14 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The server side of one client connection: judges each request with the policy, answers locally or relays it
 /// to an upstream connection on the same event loop, streaming both ways with backpressure.
 ///
@@ -593,6 +601,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func upstreamError(_ error: any Error) {
         guard let connection = upstream else { return }
+        // A pooled connection the upstream had closed may answer the request with a reset instead of a plain close:
+        // the same stale connection, retried the same way.
+        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE, retryStaleConnection() {
+            connection.channel.close(promise: nil)
+            return
+        }
         upstream = nil
         connection.channel.close(promise: nil)
         logger.debug("upstream error", metadata: [LogKeys.error: "\(error)"])

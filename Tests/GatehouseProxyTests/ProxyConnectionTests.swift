@@ -20,6 +20,21 @@ struct ProxyConnectionTests {
         }
     }
 
+    @Test func aPooledConnectionResetOnReuseIsRetried() async throws {
+        // The upstream resets a kept connection when it is used again (no answer, RST): a stale connection, retried
+        // once on a fresh one, invisible to the client.
+        try await withGatehouse(upstream: .resetAfterFirst) { gatehouse in
+            let client = try gatehouse.connect()
+            for index in 1...3 {
+                try client.send(rawRequest("GET", "/api/\(index)", headers: try gatehouse.bearer()))
+                let response = try client.readResponse()
+                #expect(response.status == 200, "request \(index)")
+                #expect(response.text == "ok")
+            }
+            #expect(gatehouse.upstream.completedRequests.map(\.uri) == ["/api/1", "/api/2", "/api/2", "/api/3", "/api/3"])
+        }
+    }
+
     @Test func upstreamConnectionCloseIsNotPooled() async throws {
         try await withGatehouse(upstream: .respond(headers: ["Connection: close"])) { gatehouse in
             let client = try gatehouse.connect()

@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOHTTP1
 import NIOPosix
 import Synchronization
@@ -17,6 +20,9 @@ final class RecordingUpstream: Sendable {
         case raw(String, thenClose: Bool)
         /// Never answer.
         case silent
+        /// Answer the first request on each connection with 200 `ok` and keep the connection; reset it (RST, no
+        /// answer) when the next request arrives, as a server that dropped an idle connection does.
+        case resetAfterFirst
         /// Answer 200 once ``release()`` was called.
         case held
         /// Stream `bytes` of ``Pattern`` (chunked or with Content-Length), with backpressure.
@@ -206,6 +212,7 @@ private final class RecordingUpstreamHandler: ChannelInboundHandler, RemovableCh
     private var method = "GET"
     private var behaviour = RecordingUpstream.Behaviour.silent
     private var answered = false
+    private var served = 0
     private var context: ChannelHandlerContext?
     // An ongoing download.
     private var remaining = 0
@@ -274,6 +281,15 @@ private final class RecordingUpstreamHandler: ChannelInboundHandler, RemovableCh
             write(text, context: context, thenClose: thenClose)
         case .silent:
             break
+        case .resetAfterFirst:
+            served += 1
+            if served == 1 {
+                write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", context: context)
+            } else if let provider = context.channel as? any SocketOptionProvider {
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
+            }
         case .held:
             waitForRelease(context: context, ticks: 3000)
         case .stallReading:
