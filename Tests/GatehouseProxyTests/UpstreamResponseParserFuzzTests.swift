@@ -1,0 +1,110 @@
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import GatehouseProxy
+
+/// The upstream response parser against generated responses, split at random points, and against random damage to
+/// them: valid responses always give back their body, whatever the splits; damaged ones never crash it or make it
+/// give more than one response. Seeded, so that a failure can be replayed.
+struct UpstreamResponseParserFuzzTests {
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    }
+
+    /// A valid response with a random body, framed by length or by random chunks, with random extra fields.
+    static func response(_ random: inout Generator) -> (bytes: [UInt8], body: [UInt8]) {
+        let body = (0..<random.below(300)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        var status = 200 + random.below(300)
+        // These two never carry a body.
+        if status == 204 || status == 304 { status = 200 }
+        var head = "HTTP/1.1 \(status) Reason \(random.below(10))\r\n"
+        for index in 0..<random.below(6) { head += "X-Field-\(index):  value \(random.next() % 1000) \r\n" }
+        var bytes: [UInt8]
+        if random.below(2) == 0 {
+            head += "Content-Length: \(body.count)\r\n\r\n"
+            bytes = Array(head.utf8) + body
+        } else {
+            head += "Transfer-Encoding: chunked\r\n\r\n"
+            bytes = Array(head.utf8)
+            var offset = 0
+            while offset < body.count {
+                let size = min(body.count - offset, 1 + random.below(64))
+                let extensionText = random.below(4) == 0 ? ";name=value" : ""
+                bytes += Array((String(size, radix: 16) + extensionText + "\r\n").utf8) + body[offset..<offset + size] + Array("\r\n".utf8)
+                offset += size
+            }
+            bytes += Array((random.below(3) == 0 ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n").utf8)
+        }
+        return (bytes, body)
+    }
+
+    /// Feeds `bytes` in random pieces; returns the body, the number of heads and ends, and whether it threw.
+    static func feed(_ bytes: [UInt8], _ random: inout Generator) -> (body: [UInt8], heads: Int, ends: Int, failed: Bool) {
+        var parser = UpstreamResponseParser(maxHeadBytes: 4096)
+        parser.expectResponse(to: .GET)
+        var body: [UInt8] = []
+        var heads = 0
+        var ends = 0
+        var offset = 0
+        do {
+            while offset < bytes.count {
+                let size = min(bytes.count - offset, 1 + random.below(40))
+                var buffer = ByteBuffer(bytes: bytes[offset..<offset + size])
+                offset += size
+                while let event = try parser.next(&buffer) {
+                    switch event {
+                    case .head: heads += 1
+                    case .body(let part): body += Array(part.readableBytesView)
+                    case .end: ends += 1
+                    }
+                }
+                #expect(buffer.readableBytes == 0 || parser.isUpgraded)
+            }
+        } catch {
+            return (body, heads, ends, true)
+        }
+        return (body, heads, ends, false)
+    }
+
+    @Test(arguments: 0..<8)
+    func validResponsesSurviveAnySplit(seed: Int) {
+        var random = Generator(state: UInt64(seed) &* 7919)
+        for _ in 0..<250 {
+            let (bytes, body) = Self.response(&random)
+            let outcome = Self.feed(bytes, &random)
+            #expect(!outcome.failed)
+            #expect(outcome.heads == 1)
+            #expect(outcome.ends == 1)
+            #expect(outcome.body == body)
+        }
+    }
+
+    @Test(arguments: 0..<8)
+    func damagedResponsesNeverCrashOrDoubleUp(seed: Int) {
+        var random = Generator(state: UInt64(seed) &* 104_729)
+        for _ in 0..<500 {
+            var (bytes, _) = Self.response(&random)
+            for _ in 0..<(1 + random.below(4)) {
+                let position = random.below(bytes.count)
+                switch random.below(3) {
+                case 0: bytes[position] = UInt8(truncatingIfNeeded: random.next())
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(UInt8(truncatingIfNeeded: random.next()), at: position)
+                }
+            }
+            let outcome = Self.feed(bytes, &random)
+            // One request, so at most one response, however the bytes were damaged.
+            #expect(outcome.heads <= 1)
+            #expect(outcome.ends <= 1)
+        }
+    }
+}
