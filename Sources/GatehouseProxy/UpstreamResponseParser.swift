@@ -277,36 +277,29 @@ struct UpstreamResponseParser {
         }
         buffer.moveReaderIndex(to: buffer.writerIndex)
         let found = source.withUnsafeReadableBytes { bytes -> Result<Int?, ParseError> in
-            var end: Int? = nil
-            var index = max(0, scanned - 3)
-            while index + 3 < bytes.count {
-                if bytes[index + 3] == UInt8(ascii: "\n") && bytes[index + 2] == UInt8(ascii: "\r")
-                    && bytes[index + 1] == UInt8(ascii: "\n") && bytes[index] == UInt8(ascii: "\r")
-                {
-                    end = index + 4
-                    break
-                }
-                index += 1
-            }
             // Garbage is refused as it arrives, not when a blank line that may never come is found: the status
-            // line's start, and no control bytes in the head but CR, LF (after CR) and HTAB. (What follows the
-            // head is the body's business.)
+            // line's start, and no control bytes in the head but CR, LF (after CR) and HTAB. One pass checks the
+            // new bytes and looks for the blank line; what follows the head is the body's business.
             let prefix: StaticString = "HTTP/1."
             let prefixOK = prefix.withUTF8Buffer { expected in
                 zip(bytes.prefix(expected.count), expected).allSatisfy { $0 == $1 }
             }
             guard prefixOK else { return .failure(ParseError(description: "malformed status line")) }
-            for index in min(scanned, bytes.count)..<(end ?? bytes.count) {
+            var index = min(scanned, bytes.count)
+            while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\n") {
                     guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else {
                         return .failure(ParseError(description: "bare LF in the head"))
                     }
+                    // Every LF follows a CR, so "LF CR LF" here is the blank line.
+                    if index >= 3 && bytes[index - 2] == UInt8(ascii: "\n") { return .success(index + 1) }
                 } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
                     return .failure(ParseError(description: "control character in the head"))
                 }
+                index += 1
             }
-            return .success(end)
+            return .success(nil)
         }
         guard let end = try found.get() else {
             guard source.readableBytes <= maxHeadBytes else { throw ParseError(description: "response head too large") }
