@@ -278,7 +278,7 @@ struct HeaderPolicyTests {
         }
     }
 
-    // MARK: upstreamHeaders
+    // MARK: upstreamHead
 
     static let identity = [
         IdentityHeaderValue(name: "X-Auth-Subject", value: "alice"),
@@ -565,7 +565,7 @@ struct HeaderPolicyTests {
         #expect(headers["sec-websocket-key"] == ["k"])
     }
 
-    // MARK: sanitizeResponse
+    // MARK: writeResponseFields
 
     /// The fields `writeResponseFields` writes for a raw upstream head, as (name, value) lines.
     private static func relayedFields(_ raw: String, keepUpgrade: Bool = false) throws -> [(String, String)] {
