@@ -46,4 +46,26 @@ package enum HeaderName {
             return index
         }
     }
+
+    /// ASCII case-insensitive equality of two byte sequences (header names, tokens, schemes).
+    @inlinable
+    package static func equalsIgnoringCase<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
+        @inline(__always) func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+        return a.count == b.count && zip(a, b).allSatisfy { lower($0) == lower($1) }
+    }
+
+    /// ASCII case-insensitive equality of two strings.
+    @inlinable
+    package static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        equalsIgnoringCase(a.utf8, b.utf8)
+    }
+
+    /// `bytes` without leading and trailing spaces and tabs.
+    @inlinable
+    package static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
+        var slice = bytes[...]
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
+        return slice
+    }
 }

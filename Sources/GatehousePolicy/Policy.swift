@@ -201,8 +201,7 @@ public struct Policy: Sendable {
 
     /// Whether `scheme` is `Bearer` in any casing.
     private static func isBearer<Bytes: Collection<UInt8>>(_ scheme: Bytes) -> Bool {
-        guard scheme.count == 6 else { return false }
-        return zip(scheme, "bearer".utf8).allSatisfy { ($0 | 0x20) == $1 }
+        HeaderName.equalsIgnoringCase(scheme, "bearer".utf8)
     }
 
     private func check(

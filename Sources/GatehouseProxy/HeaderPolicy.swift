@@ -87,32 +87,21 @@ enum HeaderPolicy {
     static func classify<Name: Collection<UInt8>>(_ name: Name) -> Known {
         let count = name.count
         guard count < knownByLength.count else { return .other }
-        for candidate in knownByLength[count] where equalsIgnoringCase(name, candidate.bytes) { return candidate.kind }
+        for candidate in knownByLength[count] where HeaderName.equalsIgnoringCase(name, candidate.bytes) { return candidate.kind }
         return .other
     }
 
     /// Whether `name` is one of the configured identity names or under the reserved `x-auth-` prefix, in any
     /// casing, for a name without `_` or `.` (those take ``isIdentityHeader(_:identityNames:)`` after folding).
     static func isIdentityName(_ name: String, identityNames: Set<String>) -> Bool {
-        let prefix: StaticString = "x-auth-"
-        let hasPrefix = prefix.withUTF8Buffer { expected in
-            name.utf8.count >= expected.count
-                && zip(name.utf8, expected).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
-        }
-        if hasPrefix { return true }
-        let count = name.utf8.count
-        return identityNames.contains { $0.utf8.count == count && equalsIgnoringCase(name, $0.utf8) }
+        if HeaderName.equalsIgnoringCase(name.utf8.prefix(7), "x-auth-".utf8) { return true }
+        return identityNames.contains { HeaderName.equalsIgnoringCase(name, $0) }
     }
 
     /// Whether a folded header name is an identity header: one of the configured names, or under the `x-auth-`
     /// prefix Gatehouse reserves.
     static func isIdentityHeader(_ folded: String, identityNames: Set<String>) -> Bool {
         identityNames.contains(folded) || folded.hasPrefix("x-auth-")
-    }
-
-    /// Checks the head's syntax and framing; returns the body framing.
-    static func validate(_ head: HTTPRequestHead, limits: ServerSettings.Limits) throws(Refusal) -> BodyFraming {
-        try inspect(head, limits: limits).framing
     }
 
     /// What the data path needs from a request head, gathered in the one pass that validates it.
@@ -127,7 +116,8 @@ enum HeaderPolicy {
         var hasConnection = false
     }
 
-    /// Checks the head's syntax and framing (see ``validate(_:limits:)``) and gathers the headers the data path reads.
+    /// Checks the head's syntax and framing (the body framing is in the result) and gathers the headers the data path
+    /// reads.
     static func inspect(_ head: HTTPRequestHead, limits: ServerSettings.Limits) throws(Refusal) -> RequestFacts {
         var facts = RequestFacts()
         guard head.version.major == 1 else { throw Refusal(status: 505, detail: "only HTTP/1.x is served here") }
@@ -148,7 +138,7 @@ enum HeaderPolicy {
                 throw Refusal(status: 400, detail: "invalid header name")
             }
             switch name.utf8.count {
-            case 14 where equalsIgnoringCase(name, "content-length"):
+            case 14 where HeaderName.equalsIgnoringCase(name, "content-length"):
                 lengthCount += 1
                 guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), value.utf8.count <= 18,
                     let length = Int(value)
@@ -156,22 +146,22 @@ enum HeaderPolicy {
                     throw Refusal(status: 400, detail: "invalid Content-Length")
                 }
                 contentLength = length
-            case 17 where equalsIgnoringCase(name, "transfer-encoding"):
+            case 17 where HeaderName.equalsIgnoringCase(name, "transfer-encoding"):
                 transferEncodings += 1
                 chunked = value.lowercased() == "chunked"
                 if !chunked { throw Refusal(status: 400, detail: "only Transfer-Encoding: chunked is accepted") }
-            case 4 where equalsIgnoringCase(name, "host"):
+            case 4 where HeaderName.equalsIgnoringCase(name, "host"):
                 hostCount += 1
                 facts.host = value
-            case 13 where equalsIgnoringCase(name, "authorization"):
+            case 13 where HeaderName.equalsIgnoringCase(name, "authorization"):
                 facts.authorization.append(Substring(value))
-            case 6 where equalsIgnoringCase(name, "expect"):
+            case 6 where HeaderName.equalsIgnoringCase(name, "expect"):
                 if facts.expect == nil { facts.expect = value }
-            case 7 where equalsIgnoringCase(name, "upgrade"):
+            case 7 where HeaderName.equalsIgnoringCase(name, "upgrade"):
                 if facts.upgrade == nil { facts.upgrade = value }
-            case 12 where equalsIgnoringCase(name, "x-request-id"):
+            case 12 where HeaderName.equalsIgnoringCase(name, "x-request-id"):
                 if facts.requestID == nil { facts.requestID = value }
-            case 10 where equalsIgnoringCase(name, "connection"):
+            case 10 where HeaderName.equalsIgnoringCase(name, "connection"):
                 facts.hasConnection = true
             default:
                 break
@@ -221,7 +211,7 @@ enum HeaderPolicy {
         var tokens = Set<String>()
         for value in head.headers["connection"] {
             for token in value.split(separator: ",") {
-                let name = token.trimmingSpaces().lowercased()
+                let name = String(decoding: HeaderName.trimmed(token.utf8), as: UTF8.self).lowercased()
                 if name.isEmpty { continue }
                 if protectedHeaders.contains(name) || isIdentityHeader(HeaderName.fold(name), identityNames: identityNames)
                     || forwardingHeaders.contains(name) || name == "x-request-id"
@@ -274,20 +264,20 @@ enum HeaderPolicy {
                 case .authorization where !forwardAuthorization: continue
                 default: break
                 }
-                if !nominated.isEmpty && nominated.contains(where: { equalsIgnoringCase(name, $0.utf8) }) { continue }
+                if !nominated.isEmpty && nominated.contains(where: { HeaderName.equalsIgnoringCase(name, $0) }) { continue }
                 if isIdentityName(name, identityNames: identityNames) { continue }
                 if kind == .forwardedFor {
                     if trusted {
-                        if equalsIgnoringCase(name, "forwarded") { priorForwarded.append(value) } else { priorForwardedFor.append(value) }
+                        if HeaderName.equalsIgnoringCase(name, "forwarded") { priorForwarded.append(value) } else { priorForwardedFor.append(value) }
                     }
                     continue
                 }
                 if kind == .forwarding {
                     // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
                     guard trusted else { continue }
-                    if equalsIgnoringCase(name, "x-forwarded-proto") { keptProto = true } else { keptForwardedHost = true }
+                    if HeaderName.equalsIgnoringCase(name, "x-forwarded-proto") { keptProto = true } else { keptForwardedHost = true }
                 }
-                if !sawHost && equalsIgnoringCase(name, "host") { sawHost = true }
+                if !sawHost && HeaderName.equalsIgnoringCase(name, "host") { sawHost = true }
                 ResponseWriter.writeField(name, value, into: &buffer)
                 continue
             }
@@ -375,11 +365,11 @@ enum HeaderPolicy {
             var nominated: [UnsafeRawBufferPointer.SubSequence] = []
             for field in head.fields where classify(UnsafeRawBufferPointer(rebasing: raw[field.name])) == .connection {
                 for token in raw[field.value].split(separator: UInt8(ascii: ",")) {
-                    let name = trimmed(token)
+                    let name = HeaderName.trimmed(token)
                     // `keep-alive` names a hop-by-hop header (dropped anyway) and `close` names none. The framing
                     // headers cannot be nominated away: the body was framed by them.
-                    if !name.isEmpty && !equalsIgnoringCase(name, "keep-alive".utf8) && !equalsIgnoringCase(name, "close".utf8)
-                        && !equalsIgnoringCase(name, "content-length".utf8) && !equalsIgnoringCase(name, "transfer-encoding".utf8)
+                    if !name.isEmpty && !HeaderName.equalsIgnoringCase(name, "keep-alive".utf8) && !HeaderName.equalsIgnoringCase(name, "close".utf8)
+                        && !HeaderName.equalsIgnoringCase(name, "content-length".utf8) && !HeaderName.equalsIgnoringCase(name, "transfer-encoding".utf8)
                     {
                         nominated.append(name)
                     }
@@ -399,22 +389,19 @@ enum HeaderPolicy {
                     if keepUpgrade { write(field) }
                     continue
                 case .hopByHop:
-                    if !equalsIgnoringCase(name, "proxy-authenticate".utf8) { continue }
+                    if !HeaderName.equalsIgnoringCase(name, "proxy-authenticate".utf8) { continue }
                 case .requestID:
                     continue
                 default:
                     break
                 }
-                if !nominated.isEmpty && nominated.contains(where: { token in equalsIgnoringCase(name, token.lazy.map(lowercased)) }) {
+                if !nominated.isEmpty && nominated.contains(where: { HeaderName.equalsIgnoringCase(name, $0) }) {
                     continue
                 }
                 write(field)
             }
         }
     }
-
-    @inline(__always)
-    private static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
     /// A client-supplied request id is kept when it is 1–128 characters of `A-Z a-z 0-9 - _ . : /`.
     static func isSaneRequestID(_ value: String) -> Bool {
@@ -441,45 +428,7 @@ enum HeaderPolicy {
 
     /// ASCII case-insensitive equality with lower-case bytes.
     @inline(__always)
-    static func equalsIgnoringCase<Lower: Collection<UInt8>>(_ text: String, _ lower: Lower) -> Bool {
-        equalsIgnoringCase(text.utf8, lower)
-    }
-
-    /// ASCII case-insensitive equality of bytes with lower-case bytes.
-    @inline(__always)
-    static func equalsIgnoringCase<Text: Collection<UInt8>, Lower: Collection<UInt8>>(_ text: Text, _ lower: Lower) -> Bool {
-        text.count == lower.count
-            && zip(text, lower).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
-    }
-
-    /// `bytes` without leading and trailing spaces and tabs.
-    static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
-        var slice = bytes[...]
-        while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
-        while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
-        return slice
-    }
-
-    /// ASCII case-insensitive equality with a lower-case literal, without allocating.
-    @inline(__always)
-    static func equalsIgnoringCase(_ text: String, _ lower: StaticString) -> Bool {
-        lower.withUTF8Buffer { expected in
-            text.utf8.count == expected.count
-                && zip(text.utf8, expected).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
-        }
-    }
-
     static func isTokenByteOrColon(_ byte: UInt8) -> Bool {
         HeaderName.isTokenByte(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
-    }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing spaces and tabs.
-    func trimmingSpaces() -> Substring {
-        var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
-        return slice
     }
 }

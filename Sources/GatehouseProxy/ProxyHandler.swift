@@ -339,7 +339,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange!.reason = decision.reason.label
         exchange!.subject = decision.subject
 
-        let expectsContinue = facts.expect.map { HeaderPolicy.equalsIgnoringCase($0, "100-continue") } ?? false
+        let expectsContinue = facts.expect.map { HeaderName.equalsIgnoringCase($0, "100-continue") } ?? false
         let upgrade = facts.upgrade
         let isUpgradeRequest = upgrade != nil && nominated.contains("upgrade")
         // Only WebSocket is spliced: other upgrades (h2c above all) would carry requests Gatehouse never judged.

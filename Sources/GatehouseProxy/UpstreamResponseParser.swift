@@ -39,7 +39,7 @@ struct UpstreamResponseHead {
 
     /// The values of the fields named `lowerName` (ASCII case-insensitive), as text.
     func values(_ lowerName: String) -> [String] {
-        fields.filter { HeaderPolicy.equalsIgnoringCase(name($0), lowerName.utf8) }.map { String(decoding: value($0), as: UTF8.self) }
+        fields.filter { HeaderName.equalsIgnoringCase(name($0), lowerName.utf8) }.map { String(decoding: value($0), as: UTF8.self) }
     }
 
     var reasonPhrase: String { String(decoding: slice(reason), as: UTF8.self) }
@@ -443,14 +443,14 @@ struct UpstreamResponseParser {
                     valueBytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
                 else { throw ParseError(description: "invalid Content-Length") }
                 contentLength = valueBytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            case .hopByHop where HeaderPolicy.equalsIgnoringCase(nameBytes, "transfer-encoding".utf8):
+            case .hopByHop where HeaderName.equalsIgnoringCase(nameBytes, "transfer-encoding".utf8):
                 transferEncodings += 1
-                chunked = HeaderPolicy.equalsIgnoringCase(valueBytes, "chunked".utf8)
+                chunked = HeaderName.equalsIgnoringCase(valueBytes, "chunked".utf8)
             case .connection:
                 for token in valueBytes.split(separator: UInt8(ascii: ",")) {
-                    let trimmed = HeaderPolicy.trimmed(token)
-                    if HeaderPolicy.equalsIgnoringCase(trimmed, "close".utf8) { close = true }
-                    if HeaderPolicy.equalsIgnoringCase(trimmed, "keep-alive".utf8) { keepAliveToken = true }
+                    let trimmed = HeaderName.trimmed(token)
+                    if HeaderName.equalsIgnoringCase(trimmed, "close".utf8) { close = true }
+                    if HeaderName.equalsIgnoringCase(trimmed, "keep-alive".utf8) { keepAliveToken = true }
                 }
             default:
                 break
