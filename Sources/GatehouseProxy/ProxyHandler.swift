@@ -417,11 +417,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             send(buffer)
             return
         }
-        // An empty chunk would end the body.
-        guard buffer.readableBytes > 0, let allocator = context?.channel.allocator else { return }
-        send(ResponseWriter.chunkPrefix(buffer.readableBytes, allocator: allocator))
-        send(buffer)
-        send(ResponseWriter.chunkSuffix)
+        guard let allocator = context?.channel.allocator else { return }
+        ResponseWriter.sendChunk(buffer, allocator: allocator, send)
     }
 
     private func receiveEnd(context: ChannelHandlerContext) {
@@ -537,10 +534,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 // A small body rides in the head's buffer: one write instead of two (or four).
                 heldHead = nil
                 if framing == .chunked {
-                    head.writeString(String(buffer.readableBytes, radix: 16))
-                    head.writeStaticString("\r\n")
-                    head.writeImmutableBuffer(buffer)
-                    head.writeStaticString("\r\n")
+                    ResponseWriter.writeChunk(buffer, into: &head)
                 } else {
                     head.writeImmutableBuffer(buffer)
                 }
@@ -548,11 +542,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             } else {
                 writeHeldHead(context: context)
                 if framing == .chunked {
-                    context.write(
-                        wrapOutboundOut(ResponseWriter.chunkPrefix(buffer.readableBytes, allocator: context.channel.allocator)),
-                        promise: nil)
-                    context.write(wrapOutboundOut(buffer), promise: nil)
-                    context.write(wrapOutboundOut(ResponseWriter.chunkSuffix), promise: nil)
+                    ResponseWriter.sendChunk(buffer, allocator: context.channel.allocator) {
+                        context.write(wrapOutboundOut($0), promise: nil)
+                    }
                 } else {
                     context.write(wrapOutboundOut(buffer), promise: nil)
                 }

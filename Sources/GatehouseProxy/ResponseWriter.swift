@@ -14,19 +14,6 @@ enum ResponseFraming: Equatable {
 
 /// Serialises response heads and frames body parts for the client.
 enum ResponseWriter {
-    /// `HTTP/1.x code phrase`, then each header, then the blank line.
-    static func head(
-        version: HTTPVersion, status: HTTPResponseStatus, headers: HTTPHeaders, allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 256)
-        writeStatusLine(version: version, status: status, into: &buffer)
-        for (name, value) in headers {
-            writeField(name, value, into: &buffer)
-        }
-        buffer.writeStaticString("\r\n")
-        return buffer
-    }
-
     static func writeStatusLine(version: HTTPVersion, status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         writeCode(Int(status.code), into: &buffer)
@@ -64,16 +51,32 @@ enum ResponseWriter {
         buffer.writeStaticString("\r\n")
     }
 
-    /// The line in front of a chunk of `count` bytes: its size in hex and CRLF.
-    static func chunkPrefix(_ count: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 18)
+    /// Sends `data` as one chunk (its size line, the data, CRLF) through `send`, as separate buffers so that a large
+    /// body is not copied; an empty `data` sends nothing (an empty chunk would end the body).
+    static func sendChunk(_ data: ByteBuffer, allocator: ByteBufferAllocator, _ send: (ByteBuffer) -> Void) {
+        guard data.readableBytes > 0 else { return }
+        var sizeLine = allocator.buffer(capacity: 18)
+        writeChunkSize(data.readableBytes, into: &sizeLine)
+        send(sizeLine)
+        send(data)
+        send(chunkSuffix)
+    }
+
+    /// Appends `data` as one chunk to `buffer` (for small bodies that ride in another buffer).
+    static func writeChunk(_ data: ByteBuffer, into buffer: inout ByteBuffer) {
+        guard data.readableBytes > 0 else { return }
+        writeChunkSize(data.readableBytes, into: &buffer)
+        buffer.writeImmutableBuffer(data)
+        buffer.writeStaticString("\r\n")
+    }
+
+    private static func writeChunkSize(_ count: Int, into buffer: inout ByteBuffer) {
         buffer.writeString(String(count, radix: 16))
         buffer.writeStaticString("\r\n")
-        return buffer
     }
 
     /// The CRLF after a chunk's data, the last chunk, and the interim `100 Continue` head.
-    static let chunkSuffix = ByteBuffer(string: "\r\n")
+    private static let chunkSuffix = ByteBuffer(string: "\r\n")
     static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
     static let empty = ByteBuffer()
 
