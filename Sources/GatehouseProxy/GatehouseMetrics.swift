@@ -49,13 +49,6 @@ public enum GatehouseMetrics {
     private static let handles = NIOLockedValueBox(Handles())
     private static let connections = Meter(label: openConnections)
 
-    /// Records one finished exchange.
-    static func recordRequest(route: String, status: Int, reason: String, nanoseconds: Int64) {
-        let (counter, timer) = requestHandles(route: route, status: status, reason: reason)
-        counter.increment()
-        timer.recordNanoseconds(nanoseconds)
-    }
-
     /// The counter and duration timer of one label set.
     static func requestHandles(route: String, status: Int, reason: String) -> (Counter, Timer) {
         let key = RequestKey(route: route, status: status, reason: reason)
@@ -72,11 +65,6 @@ public enum GatehouseMetrics {
             }()
             return (counter, timer)
         }
-    }
-
-    /// Records how long an upstream took to answer.
-    static func recordUpstream(_ upstream: String, nanoseconds: Int64) {
-        upstreamTimer(upstream).recordNanoseconds(nanoseconds)
     }
 
     /// The response-time timer of one upstream.
