@@ -38,16 +38,7 @@ public final class AdminServer: Sendable {
     /// Binds the admin listener and returns the channel (close it to stop).
     public func start(host: String, port: Int) async throws -> any Channel {
         let probes = self.probes
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(probes: probes))
-                }
-            }
-            .bind(host: host, port: port)
-            .get()
+        let channel = try await SmallResponse.bind(group: group, host: host, port: port) { AdminHandler(probes: probes) }
         logger.info("admin listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         return channel
     }

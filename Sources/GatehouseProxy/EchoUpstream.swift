@@ -68,16 +68,7 @@ public final class EchoUpstream: Sendable {
     @discardableResult
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> SocketAddress {
         let log = self.log
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(log: log))
-                }
-            }
-            .bind(host: host, port: port)
-            .get()
+        let server = try await SmallResponse.bind(group: group, host: host, port: port) { EchoHandler(log: log) }
         channel.withLockedValue { $0 = server }
         guard let address = server.localAddress else { throw ChannelError.unknownLocalAddress }
         return address

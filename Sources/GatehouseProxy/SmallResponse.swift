@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// A complete small response (head, body, end) for the servers Gatehouse runs besides the proxy: the admin listener
 /// and the embedded echo upstream. No body for HEAD; the connection closes after it unless the request kept it alive.
@@ -21,5 +22,22 @@ enum SmallResponse {
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).assumeIsolated().whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }
         }
+    }
+
+    /// Binds one of those servers: NIO's HTTP/1 server pipeline and a handler from `makeHandler` per connection.
+    static func bind(
+        group: any EventLoopGroup, host: String, port: Int,
+        makeHandler: @escaping @Sendable () -> any ChannelHandler
+    ) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
     }
 }
