@@ -48,17 +48,24 @@ enum HeaderPolicy {
     /// Headers a `Connection` header may never nominate.
     static let protectedHeaders: Set<String> = ["authorization", "host", "content-length", "transfer-encoding"]
 
-    /// The headers named in the sets above (and a few more), as one kind per name.
+    /// The headers named in the sets above (and the few more the data path reads), one kind per name. Hop-by-hop
+    /// names the data path treats apart have their own kind; the rest are `.hopByHop`.
     enum Known: Equatable {
         case hopByHop
+        case connection
+        case upgrade
+        case transferEncoding
+        case expect
+        case proxyAuthenticate
         case override
-        case forwardedFor
-        case forwarding
+        case xForwardedFor
+        case forwarded
+        case xForwardedProto
+        case xForwardedHost
         case contentLength
         case requestID
         case authorization
-        case connection
-        case upgrade
+        case host
         case other
     }
 
@@ -67,14 +74,18 @@ enum HeaderPolicy {
     private static let knownByLength: [[(bytes: [UInt8], kind: Known)]] = {
         var table = [[(bytes: [UInt8], kind: Known)]](repeating: [], count: 32)
         func add(_ name: String, _ kind: Known) { table[name.utf8.count].append((Array(name.utf8), kind)) }
-        for name in hopByHop {
-            add(name, name == "connection" ? .connection : name == "upgrade" ? .upgrade : .hopByHop)
-        }
+        let own: [String: Known] = [
+            "connection": .connection, "upgrade": .upgrade, "transfer-encoding": .transferEncoding, "expect": .expect,
+            "proxy-authenticate": .proxyAuthenticate, "x-forwarded-for": .xForwardedFor, "forwarded": .forwarded,
+            "x-forwarded-proto": .xForwardedProto, "x-forwarded-host": .xForwardedHost,
+        ]
+        for name in hopByHop { add(name, own[name] ?? .hopByHop) }
         for name in overrideHeaders { add(name, .override) }
-        for name in forwardingHeaders { add(name, name == "x-forwarded-for" || name == "forwarded" ? .forwardedFor : .forwarding) }
+        for name in forwardingHeaders { add(name, own[name]!) }
         add("content-length", .contentLength)
         add("x-request-id", .requestID)
         add("authorization", .authorization)
+        add("host", .host)
         return table
     }()
 
@@ -112,8 +123,8 @@ enum HeaderPolicy {
         var expect: String?
         var upgrade: String?
         var requestID: String?
-        /// Whether a `Connection` header is present (its tokens are read by ``connectionTokens(_:identityNames:)``).
-        var hasConnection = false
+        /// The values of the `Connection` headers (their tokens are read by ``connectionTokens(_:identityNames:)``).
+        var connection: [String] = []
     }
 
     /// Checks the head's syntax and framing (the body framing is in the result) and gathers the headers the data path
@@ -133,12 +144,9 @@ enum HeaderPolicy {
             if containsControl(value) {
                 throw Refusal(status: 400, detail: "control character in header \(name.prefix(40))")
             }
-            if name.isEmpty { throw Refusal(status: 400, detail: "invalid header name") }
-            for byte in name.utf8 where !HeaderName.isTokenByte(byte) {
-                throw Refusal(status: 400, detail: "invalid header name")
-            }
-            switch name.utf8.count {
-            case 14 where HeaderName.equalsIgnoringCase(name, "content-length"):
+            guard HeaderName.isToken(name) else { throw Refusal(status: 400, detail: "invalid header name") }
+            switch classify(name) {
+            case .contentLength:
                 lengthCount += 1
                 guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), value.utf8.count <= 18,
                     let length = Int(value)
@@ -146,23 +154,23 @@ enum HeaderPolicy {
                     throw Refusal(status: 400, detail: "invalid Content-Length")
                 }
                 contentLength = length
-            case 17 where HeaderName.equalsIgnoringCase(name, "transfer-encoding"):
+            case .transferEncoding:
                 transferEncodings += 1
-                chunked = value.lowercased() == "chunked"
+                chunked = HeaderName.equalsIgnoringCase(value, "chunked")
                 if !chunked { throw Refusal(status: 400, detail: "only Transfer-Encoding: chunked is accepted") }
-            case 4 where HeaderName.equalsIgnoringCase(name, "host"):
+            case .host:
                 hostCount += 1
                 facts.host = value
-            case 13 where HeaderName.equalsIgnoringCase(name, "authorization"):
+            case .authorization:
                 facts.authorization.append(Substring(value))
-            case 6 where HeaderName.equalsIgnoringCase(name, "expect"):
+            case .expect:
                 if facts.expect == nil { facts.expect = value }
-            case 7 where HeaderName.equalsIgnoringCase(name, "upgrade"):
+            case .upgrade:
                 if facts.upgrade == nil { facts.upgrade = value }
-            case 12 where HeaderName.equalsIgnoringCase(name, "x-request-id"):
+            case .requestID:
                 if facts.requestID == nil { facts.requestID = value }
-            case 10 where HeaderName.equalsIgnoringCase(name, "connection"):
-                facts.hasConnection = true
+            case .connection:
+                facts.connection.append(value)
             default:
                 break
             }
@@ -189,14 +197,14 @@ enum HeaderPolicy {
     }
 
     /// The origin-form target: the target itself, or the path and query of an absolute-form target for this host.
-    static func originTarget(_ head: HTTPRequestHead, host: String? = nil) throws(Refusal) -> String {
+    static func originTarget(_ head: HTTPRequestHead, host: String?) throws(Refusal) -> String {
         let uri = head.uri
         if uri.utf8.first == UInt8(ascii: "/") { return uri }
         let lower = uri.lowercased()
         for scheme in ["http://", "https://"] where lower.hasPrefix(scheme) {
             let rest = uri.dropFirst(scheme.count)
             let authority = rest.prefix { $0 != "/" && $0 != "?" }
-            let host = host ?? head.headers.first(name: "host") ?? ""
+            let host = host ?? ""
             guard !authority.isEmpty, authority.lowercased() == host.lowercased() else {
                 throw Refusal(status: 400, detail: "absolute-form target for another host")
             }
@@ -206,10 +214,11 @@ enum HeaderPolicy {
         throw Refusal(status: 400, detail: "the request-target must be a path")
     }
 
-    /// The client's `Connection` tokens, refusing ones that would strip a header Gatehouse relies on.
-    static func connectionTokens(_ head: HTTPRequestHead, identityNames: Set<String>) throws(Refusal) -> Set<String> {
+    /// The tokens of the client's `Connection` header values, refusing ones that would strip a header Gatehouse
+    /// relies on.
+    static func connectionTokens(_ values: [String], identityNames: Set<String>) throws(Refusal) -> Set<String> {
         var tokens = Set<String>()
-        for value in head.headers["connection"] {
+        for value in values {
             for token in value.split(separator: ",") {
                 let name = String(decoding: HeaderName.trimmed(token.utf8), as: UTF8.self).lowercased()
                 if name.isEmpty { continue }
@@ -260,24 +269,28 @@ enum HeaderPolicy {
                 // spellings are the same, and `classify` and `isIdentityName` ignore case.
                 let kind = classify(name)
                 switch kind {
-                case .hopByHop, .connection, .upgrade, .override, .contentLength, .requestID: continue
+                case .hopByHop, .connection, .upgrade, .transferEncoding, .expect, .proxyAuthenticate, .override,
+                    .contentLength, .requestID:
+                    continue
                 case .authorization where !forwardAuthorization: continue
                 default: break
                 }
                 if !nominated.isEmpty && nominated.contains(where: { HeaderName.equalsIgnoringCase(name, $0) }) { continue }
                 if isIdentityName(name, identityNames: identityNames) { continue }
-                if kind == .forwardedFor {
-                    if trusted {
-                        if HeaderName.equalsIgnoringCase(name, "forwarded") { priorForwarded.append(value) } else { priorForwardedFor.append(value) }
-                    }
+                switch kind {
+                case .xForwardedFor, .forwarded:
+                    if trusted && kind == .forwarded { priorForwarded.append(value) }
+                    if trusted && kind == .xForwardedFor { priorForwardedFor.append(value) }
                     continue
-                }
-                if kind == .forwarding {
+                case .xForwardedProto, .xForwardedHost:
                     // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
                     guard trusted else { continue }
-                    if HeaderName.equalsIgnoringCase(name, "x-forwarded-proto") { keptProto = true } else { keptForwardedHost = true }
+                    if kind == .xForwardedProto { keptProto = true } else { keptForwardedHost = true }
+                case .host:
+                    sawHost = true
+                default:
+                    break
                 }
-                if !sawHost && HeaderName.equalsIgnoringCase(name, "host") { sawHost = true }
                 ResponseWriter.writeField(name, value, into: &buffer)
                 continue
             }
@@ -332,7 +345,7 @@ enum HeaderPolicy {
         }
         buffer.writeStaticString(";proto=")
         buffer.writeString(forwarding.proto)
-        if let host = forwarding.host, host.utf8.allSatisfy(isTokenByteOrColon) {
+        if let host = forwarding.host, host.utf8.allSatisfy(isForwardedHostByte) {
             buffer.writeStaticString(";host=")
             buffer.writeString(host)
         }
@@ -363,15 +376,11 @@ enum HeaderPolicy {
     static func writeResponseFields(of head: UpstreamResponseHead, keepUpgrade: Bool, into buffer: inout ByteBuffer) {
         head.bytes.withUnsafeReadableBytes { raw in
             var nominated: [UnsafeRawBufferPointer.SubSequence] = []
-            for field in head.fields where classify(UnsafeRawBufferPointer(rebasing: raw[field.name])) == .connection {
-                for token in raw[field.value].split(separator: UInt8(ascii: ",")) {
-                    let name = HeaderName.trimmed(token)
-                    // `keep-alive` names a hop-by-hop header (dropped anyway) and `close` names none. The framing
-                    // headers cannot be nominated away: the body was framed by them.
-                    if !name.isEmpty && !HeaderName.equalsIgnoringCase(name, "keep-alive".utf8) && !HeaderName.equalsIgnoringCase(name, "close".utf8)
-                        && !HeaderName.equalsIgnoringCase(name, "content-length".utf8) && !HeaderName.equalsIgnoringCase(name, "transfer-encoding".utf8)
-                    {
-                        nominated.append(name)
+            if head.nominatesHeaders {
+                for field in head.fields where field.kind == .connection {
+                    for token in raw[field.value].split(separator: UInt8(ascii: ",")) {
+                        let name = HeaderName.trimmed(token)
+                        if nominatesHeader(name) { nominated.append(name) }
                     }
                 }
             }
@@ -382,19 +391,18 @@ enum HeaderPolicy {
                 buffer.writeStaticString("\r\n")
             }
             for field in head.fields {
-                // Classified without allocating: every relayed response passes here.
-                let name = UnsafeRawBufferPointer(rebasing: raw[field.name])
-                switch classify(name) {
+                // The parser classified each name once: every relayed response passes here.
+                switch field.kind {
                 case .connection, .upgrade:
                     if keepUpgrade { write(field) }
                     continue
-                case .hopByHop:
-                    if !HeaderName.equalsIgnoringCase(name, "proxy-authenticate".utf8) { continue }
-                case .requestID:
+                case .hopByHop, .transferEncoding, .expect, .requestID:
                     continue
                 default:
+                    // A proxy challenge (`Proxy-Authenticate`) stays with the response.
                     break
                 }
+                let name = UnsafeRawBufferPointer(rebasing: raw[field.name])
                 if !nominated.isEmpty && nominated.contains(where: { HeaderName.equalsIgnoringCase(name, $0) }) {
                     continue
                 }
@@ -402,6 +410,17 @@ enum HeaderPolicy {
             }
         }
     }
+
+    /// Whether a token of an upstream's `Connection` names a header to remove: `keep-alive` names a hop-by-hop
+    /// header (dropped anyway), `close` names none, and the framing headers cannot be nominated away (the body was
+    /// framed by them).
+    static func nominatesHeader<Token: Collection<UInt8>>(_ token: Token) -> Bool {
+        !token.isEmpty && !HeaderName.equalsIgnoringCase(token, "keep-alive".utf8)
+            && !HeaderName.equalsIgnoringCase(token, "close".utf8)
+            && !HeaderName.equalsIgnoringCase(token, "content-length".utf8)
+            && !HeaderName.equalsIgnoringCase(token, "transfer-encoding".utf8)
+    }
+
 
     /// A client-supplied request id is kept when it is 1–128 characters of `A-Z a-z 0-9 - _ . : /`.
     static func isSaneRequestID(_ value: String) -> Bool {
@@ -426,9 +445,9 @@ enum HeaderPolicy {
         return value.utf8.contains(where: isControl)
     }
 
-    /// ASCII case-insensitive equality with lower-case bytes.
-    @inline(__always)
-    static func isTokenByteOrColon(_ byte: UInt8) -> Bool {
+    /// Whether `byte` may stand in the `host=` of a `Forwarded` element unquoted: a token byte, `:` or a bracket
+    /// (a port, an IPv6 literal).
+    static func isForwardedHostByte(_ byte: UInt8) -> Bool {
         HeaderName.isTokenByte(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
     }
 }

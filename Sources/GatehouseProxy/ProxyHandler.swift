@@ -321,7 +321,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         do throws(HeaderPolicy.Refusal) {
             if let refusal { throw refusal }
             target = try HeaderPolicy.originTarget(head, host: facts.host)
-            nominated = facts.hasConnection ? try HeaderPolicy.connectionTokens(head, identityNames: snapshot.identityNames) : []
+            nominated = facts.connection.isEmpty ? [] : try HeaderPolicy.connectionTokens(facts.connection, identityNames: snapshot.identityNames)
         } catch {
             _ = machine.requestHead(allowed: false, hasBody: true)
             writeLocal(.refused(error), close: true)
@@ -343,7 +343,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let upgrade = facts.upgrade
         let isUpgradeRequest = upgrade != nil && nominated.contains("upgrade")
         // Only WebSocket is spliced: other upgrades (h2c above all) would carry requests Gatehouse never judged.
-        let wantsUpgrade = isUpgradeRequest && upgrade?.lowercased() == "websocket"
+        let wantsUpgrade = isUpgradeRequest && upgrade.map { HeaderName.equalsIgnoringCase($0, "websocket") } ?? false
         // NIO's request decoder stops parsing after any upgrade request (spliced, refused or relayed as a plain
         // request), so the connection ends with this exchange.
         if isUpgradeRequest {

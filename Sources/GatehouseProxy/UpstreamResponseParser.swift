@@ -14,10 +14,11 @@ struct UpstreamResponseHead {
         case untilClose
     }
 
-    /// A header field: the offsets of its name and (trimmed) value in ``bytes``.
+    /// A header field: the offsets of its name and (trimmed) value in ``bytes``, and what the name is.
     struct Field {
         let name: Range<Int>
         let value: Range<Int>
+        let kind: HeaderPolicy.Known
     }
 
     /// The head, from the status line to the blank line (reader index 0).
@@ -28,6 +29,8 @@ struct UpstreamResponseHead {
     let fields: [Field]
     /// Whether the connection may carry another exchange after this response.
     let keepAlive: Bool
+    /// Whether a `Connection` field names headers to remove (see ``HeaderPolicy/nominatesHeader(_:)``).
+    let nominatesHeaders: Bool
     let body: Body
 
     func name(_ field: Field) -> ByteBufferView { slice(field.name) }
@@ -37,9 +40,9 @@ struct UpstreamResponseHead {
         bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!.readableBytesView
     }
 
-    /// The values of the fields named `lowerName` (ASCII case-insensitive), as text.
-    func values(_ lowerName: String) -> [String] {
-        fields.filter { HeaderName.equalsIgnoringCase(name($0), lowerName.utf8) }.map { String(decoding: value($0), as: UTF8.self) }
+    /// The values of the fields named `name` (ASCII case-insensitive), as text.
+    func values(_ name: String) -> [String] {
+        fields.filter { HeaderName.equalsIgnoringCase(self.name($0), name.utf8) }.map { String(decoding: value($0), as: UTF8.self) }
     }
 
     var reasonPhrase: String { String(decoding: slice(reason), as: UTF8.self) }
@@ -405,6 +408,7 @@ struct UpstreamResponseParser {
         var chunked = false
         var close = false
         var keepAliveToken = false
+        var nominatesHeaders = false
         while true {
             if raw[index] == UInt8(ascii: "\r") {
                 guard raw[index + 1] == UInt8(ascii: "\n"), index + 2 == count else { throw ParseError(description: "malformed head") }
@@ -432,18 +436,17 @@ struct UpstreamResponseParser {
             guard raw[index + 1] == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR in the head") }
             index += 2
             let value = valueStart..<valueEnd
-            fields.append(UpstreamResponseHead.Field(name: name, value: value))
-
-            let nameBytes = UnsafeRawBufferPointer(rebasing: raw[name])
             let valueBytes = UnsafeRawBufferPointer(rebasing: raw[value])
-            switch HeaderPolicy.classify(nameBytes) {
+            let kind = HeaderPolicy.classify(UnsafeRawBufferPointer(rebasing: raw[name]))
+            fields.append(UpstreamResponseHead.Field(name: name, value: value, kind: kind))
+            switch kind {
             case .contentLength:
                 lengthCount += 1
                 guard !valueBytes.isEmpty, valueBytes.count <= 18,
                     valueBytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
                 else { throw ParseError(description: "invalid Content-Length") }
                 contentLength = valueBytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            case .hopByHop where HeaderName.equalsIgnoringCase(nameBytes, "transfer-encoding".utf8):
+            case .transferEncoding:
                 transferEncodings += 1
                 chunked = HeaderName.equalsIgnoringCase(valueBytes, "chunked".utf8)
             case .connection:
@@ -451,6 +454,7 @@ struct UpstreamResponseParser {
                     let trimmed = HeaderName.trimmed(token)
                     if HeaderName.equalsIgnoringCase(trimmed, "close".utf8) { close = true }
                     if HeaderName.equalsIgnoringCase(trimmed, "keep-alive".utf8) { keepAliveToken = true }
+                    if HeaderPolicy.nominatesHeader(trimmed) { nominatesHeaders = true }
                 }
             default:
                 break
@@ -477,6 +481,6 @@ struct UpstreamResponseParser {
         let keepAlive = body != .untilClose && !close && (minor == 1 || keepAliveToken)
         return UpstreamResponseHead(
             bytes: bytes, version: HTTPVersion(major: 1, minor: minor), status: status, reason: reason,
-            fields: fields, keepAlive: keepAlive, body: body)
+            fields: fields, keepAlive: keepAlive, nominatesHeaders: nominatesHeaders, body: body)
     }
 }
