@@ -279,31 +279,7 @@ struct UpstreamResponseParser {
             source = buffer
         }
         buffer.moveReaderIndex(to: buffer.writerIndex)
-        let found = source.withUnsafeReadableBytes { bytes -> Result<Int?, ParseError> in
-            // Garbage is refused as it arrives, not when a blank line that may never come is found: the status
-            // line's start, and no control bytes in the head but CR, LF (after CR) and HTAB. One pass checks the
-            // new bytes and looks for the blank line; what follows the head is the body's business.
-            let prefix: StaticString = "HTTP/1."
-            let prefixOK = prefix.withUTF8Buffer { expected in
-                zip(bytes.prefix(expected.count), expected).allSatisfy { $0 == $1 }
-            }
-            guard prefixOK else { return .failure(ParseError(description: "malformed status line")) }
-            var index = min(scanned, bytes.count)
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\n") {
-                    guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else {
-                        return .failure(ParseError(description: "bare LF in the head"))
-                    }
-                    // Every LF follows a CR, so "LF CR LF" here is the blank line.
-                    if index >= 3 && bytes[index - 2] == UInt8(ascii: "\n") { return .success(index + 1) }
-                } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
-                    return .failure(ParseError(description: "control character in the head"))
-                }
-                index += 1
-            }
-            return .success(nil)
-        }
+        let found = source.withUnsafeReadableBytes { Self.scanHead($0, from: scanned) }
         guard let end = try found.get() else {
             guard source.readableBytes <= maxHeadBytes else { throw ParseError(description: "response head too large") }
             partial = source
@@ -333,26 +309,37 @@ struct UpstreamResponseParser {
         return head
     }
 
-    /// Parses a complete head (ending with its blank line).
-    /// Parses a complete head, checking first what ``next(_:)`` checks as bytes arrive: the blank line at its end
-    /// (and nowhere before), no bare LF and no control bytes.
-    static func parseHead(_ bytes: ByteBuffer, method: HTTPMethod) throws(ParseError) -> UpstreamResponseHead {
-        let shapeOK = bytes.withUnsafeReadableBytes { raw -> Bool in
-            guard raw.count >= 4, raw[raw.count - 4] == UInt8(ascii: "\r"), raw[raw.count - 3] == UInt8(ascii: "\n"),
-                raw[raw.count - 2] == UInt8(ascii: "\r"), raw[raw.count - 1] == UInt8(ascii: "\n")
-            else { return false }
-            for index in 0..<raw.count {
-                let byte = raw[index]
-                if byte == UInt8(ascii: "\n") {
-                    guard index > 0, raw[index - 1] == UInt8(ascii: "\r") else { return false }
-                    if index >= 3 && index < raw.count - 1 && raw[index - 2] == UInt8(ascii: "\n") { return false }
-                } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
-                    return false
-                }
-            }
-            return true
+    /// Checks a head's bytes from `scanned` on and looks for its blank line (the offset just past it, or nil when it
+    /// has not come yet). Garbage is refused as it arrives, not when a blank line that may never come is found: the
+    /// status line's start, and no control bytes but CR, LF (after CR) and HTAB.
+    private static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Result<Int?, ParseError> {
+        let prefix: StaticString = "HTTP/1."
+        let prefixOK = prefix.withUTF8Buffer { expected in
+            zip(bytes.prefix(expected.count), expected).allSatisfy { $0 == $1 }
         }
-        guard shapeOK else { throw ParseError(description: "malformed head") }
+        guard prefixOK else { return .failure(ParseError(description: "malformed status line")) }
+        var index = min(scanned, bytes.count)
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") {
+                guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else {
+                    return .failure(ParseError(description: "bare LF in the head"))
+                }
+                // Every LF follows a CR, so "LF CR LF" here is the blank line.
+                if index >= 3 && bytes[index - 2] == UInt8(ascii: "\n") { return .success(index + 1) }
+            } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
+                return .failure(ParseError(description: "control character in the head"))
+            }
+            index += 1
+        }
+        return .success(nil)
+    }
+
+    /// Parses a complete head given whole, checking first what ``next(_:)`` checks as bytes arrive: that its blank
+    /// line is its end, no bare LF and no control bytes.
+    static func parseHead(_ bytes: ByteBuffer, method: HTTPMethod) throws(ParseError) -> UpstreamResponseHead {
+        let end = bytes.withUnsafeReadableBytes { Self.scanHead($0, from: 0) }
+        guard try end.get() == bytes.readableBytes else { throw ParseError(description: "malformed head") }
         return try parseCheckedHead(bytes, method: method)
     }
 
