@@ -38,7 +38,7 @@ public final class ConfigurationStore: Sendable {
         }
 
         /// The same configuration with other keys, keeping the upstream choice of `previous`.
-        init(configuration: GatehouseConfiguration, keys: KeySet, carrying previous: Snapshot) throws {
+        init(configuration: GatehouseConfiguration, keys: KeySet, carrying previous: Snapshot) {
             self.configuration = configuration
             self.keys = keys
             self.upstream = previous.upstream
@@ -163,9 +163,7 @@ public final class ConfigurationStore: Sendable {
             var byIssuer = snapshot.keys.keysByIssuer
             byIssuer[issuer] = keys
             let keySet = KeySet(keysByIssuer: byIssuer, generation: snapshot.keys.generation &+ 1)
-            if let updated = try? Snapshot(configuration: snapshot.configuration, keys: keySet, carrying: snapshot) {
-                snapshot = updated
-            }
+            snapshot = Snapshot(configuration: snapshot.configuration, keys: keySet, carrying: snapshot)
         }
     }
 }
