@@ -69,14 +69,7 @@ struct LocalAnswer {
         ResponseWriter.writeStatusLine(version: version, status: HTTPResponseStatus(statusCode: status), into: &buffer)
         for (name, value) in headers { ResponseWriter.writeField(name, value, into: &buffer) }
         ResponseWriter.writeField("Content-Length", String(body.utf8.count), into: &buffer)
-        ResponseWriter.writeField("X-Request-Id", requestID, into: &buffer)
-        if close {
-            ResponseWriter.writeField("Connection", "close", into: &buffer)
-        } else if version.minor == 0 {
-            // An HTTP/1.0 client keeps the connection only when told so.
-            ResponseWriter.writeField("Connection", "keep-alive", into: &buffer)
-        }
-        buffer.writeStaticString("\r\n")
+        ResponseWriter.writeClosingFields(requestID: requestID, version: version, close: close, into: &buffer)
         if withBody { buffer.writeString(body) }
         return buffer
     }

@@ -489,7 +489,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange?.upstreamKeepAlive = head.keepAlive
             let action = machine.responseHead(switchingProtocols: switching)
             guard action == .forwardResponse || action == .splice else { return }
-            let version: HTTPVersion = exchange?.version.minor == 0 ? .http1_0 : .http1_1
+            let version = exchange?.version ?? .http1_1
             let isHead = exchange?.method == .HEAD
             let mayHaveBody = !(head.status < 200 || head.status == 204 || head.status == 304)
             let hasLength = if case .length = head.body { true } else { false }
@@ -513,14 +513,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 96)
             ResponseWriter.writeStatusLine(version: version, head: head, into: &buffer)
             HeaderPolicy.writeResponseFields(of: head, keepUpgrade: switching, into: &buffer)
-            ResponseWriter.writeField("X-Request-Id", exchange?.requestID ?? "-", into: &buffer)
             if framing == .chunked { buffer.writeStaticString("Transfer-Encoding: chunked\r\n") }
-            if !keepAlive && !switching {
-                buffer.writeStaticString("Connection: close\r\n")
-            } else if keepAlive && version.minor == 0 {
-                buffer.writeStaticString("Connection: keep-alive\r\n")
-            }
-            buffer.writeStaticString("\r\n")
+            ResponseWriter.writeClosingFields(
+                requestID: exchange?.requestID ?? "-", version: version, close: switching ? nil : !keepAlive, into: &buffer)
             heldHead = buffer
             clientNeedsFlush = true
             // A 101 is spliced at its `.end`, which the parser gives right after the head.
@@ -716,7 +711,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if close { machine.closeAfterAnswer() }
         let withBody = current.method != .HEAD
         let bytes = answer.response(
-            version: current.version.minor == 0 ? .http1_0 : .http1_1, requestID: current.requestID, close: close,
+            version: current.version, requestID: current.requestID, close: close,
             withBody: withBody, allocator: context.channel.allocator)
         if withBody { current.bytesOut += answer.body.utf8.count }
         exchange = current

@@ -43,6 +43,19 @@ enum ResponseWriter {
         buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code % 10))
     }
 
+    /// The fields Gatehouse adds to every response it writes, and the blank line: `X-Request-Id`, then
+    /// `Connection: close` when the connection ends after it, or `Connection: keep-alive` for an HTTP/1.0 client that
+    /// keeps it (such a client keeps a connection only when told so). `close` nil writes neither (a `101`).
+    static func writeClosingFields(requestID: String, version: HTTPVersion, close: Bool?, into buffer: inout ByteBuffer) {
+        writeField("X-Request-Id", requestID, into: &buffer)
+        if close == true {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if close == false && version.minor == 0 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
     @inline(__always)
     static func writeField(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
         buffer.writeString(name)
