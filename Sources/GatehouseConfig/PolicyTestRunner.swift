@@ -38,11 +38,8 @@ public struct PolicyTestRunner: Sendable {
     public init(configuration: GatehouseConfiguration) async throws {
         self.configuration = configuration
         self.keys = try await TestKeys.make(for: configuration)
-        let current = configuration.policy
         // A private cache: tests must not leave entries in the serving policy's cache.
-        self.policy = Policy(
-            routes: current.routes, defaultAccess: current.defaultAccess, verifier: current.verifier,
-            identityHeaders: current.identityHeaders, cache: TokenCache(capacity: 0))
+        self.policy = configuration.policy.withoutCache()
     }
 
     /// Runs every test at time `now`.

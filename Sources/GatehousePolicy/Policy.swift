@@ -26,6 +26,14 @@ public struct Policy: Sendable {
         self.cache = cache
     }
 
+    /// The same policy with a cache of its own that keeps nothing: for judging test requests without touching the
+    /// serving policy's cache.
+    public func withoutCache() -> Policy {
+        Policy(
+            routes: routes, defaultAccess: defaultAccess, verifier: verifier, identityHeaders: identityHeaders,
+            cache: TokenCache(capacity: 0))
+    }
+
     /// What the request presents.
     public enum Credential: Sendable {
         /// The values of every `Authorization` header of the request.
@@ -95,7 +103,7 @@ public struct Policy: Sendable {
                 keyLookup: error.issuer.map { ($0, error.kid) })
         }
 
-        if let failure = check(requirement, token: token, parameters: match?.parameters ?? [:], trace: trace) {
+        if let failure = check(requirement, token: token, match: match, trace: trace) {
             return Decision(
                 status: 403, reason: failure.reason, detail: failure.detail, route: route, target: normalized,
                 subject: token.subject, requiredScopes: failure.reason == .missingScope ? requirement.scopes?.names ?? [] : [])
@@ -205,7 +213,7 @@ public struct Policy: Sendable {
     }
 
     private func check(
-        _ requirement: Requirement, token: VerifiedToken, parameters: [String: String], trace: DecisionTrace?
+        _ requirement: Requirement, token: VerifiedToken, match: RouteTable.Match?, trace: DecisionTrace?
     ) -> TokenError? {
         if let roles = requirement.roles {
             let satisfied = roles.isSatisfied(by: token.roles)
@@ -222,7 +230,7 @@ public struct Policy: Sendable {
             let allowed: [String]
             switch condition {
             case .oneOf(let values): allowed = values
-            case .pathParameter(let name): allowed = parameters[name].map { [$0] } ?? []
+            case .pathParameter(let name): allowed = match?.parameters[name].map { [$0] } ?? []
             }
             let candidates: [String]
             switch actual {

@@ -14,14 +14,24 @@ public struct RouteTable: Sendable {
         var subtree: [Int] = []
     }
 
-    /// A route that matched, with its captured parameters.
+    /// A route that matched, with the path segments it matched.
     public struct Match: Sendable {
-        /// Index into ``RouteTable/routes``.
-        public let index: Int
         /// The route.
         public let route: Route
-        /// Parameter name → percent-decoded value (absent when the bytes are not valid UTF-8).
-        public let parameters: [String: String]
+        /// The request's path segments.
+        let segments: [Substring]
+
+        /// Parameter name → percent-decoded value (absent when the bytes are not valid UTF-8). Built when asked:
+        /// only a `path_parameter` claim condition reads it.
+        public var parameters: [String: String] {
+            var parameters = [String: String]()
+            for (position, segment) in route.pattern.segments.enumerated() {
+                if case .parameter(let name) = segment {
+                    parameters[name] = PathNormalizer.decodeSegment(segments[position])
+                }
+            }
+            return parameters
+        }
     }
 
     /// Two routes that can match the same request with equal specificity.
@@ -101,14 +111,7 @@ public struct RouteTable: Sendable {
     /// The most specific route for `segments` and `method` (upper case; `HEAD` is matched as `GET`).
     public func match(segments: [Substring], method: String) -> Match? {
         guard let index = search(node: 0, depth: 0, segments: segments, method: method) else { return nil }
-        let route = routes[index]
-        var parameters = [String: String]()
-        for (position, segment) in route.pattern.segments.enumerated() {
-            if case .parameter(let name) = segment {
-                parameters[name] = PathNormalizer.decodeSegment(segments[position])
-            }
-        }
-        return Match(index: index, route: route, parameters: parameters)
+        return Match(route: routes[index], segments: segments)
     }
 
     private func search(node nodeIndex: Int, depth: Int, segments: [Substring], method: String) -> Int? {

@@ -61,10 +61,7 @@ struct DemoScript {
         ]
         personas = minted
 
-        let policy = Policy(
-            routes: configuration.policy.routes, defaultAccess: configuration.policy.defaultAccess,
-            verifier: configuration.policy.verifier, identityHeaders: configuration.policy.identityHeaders,
-            cache: TokenCache(capacity: 0))
+        let policy = configuration.policy.withoutCache()
         func decide(_ method: String, _ path: String, _ persona: String?) -> Decision {
             let token = persona.flatMap { name in minted.first { $0.name == name }?.token }
             let headers = token.map { [Substring("Bearer " + $0)] } ?? []
