@@ -3,6 +3,8 @@ import PackageDescription
 
 /// CI builds with every warning as an error (`GATEHOUSE_WARNINGS_AS_ERRORS=1`, set by `.ci/run`); local builds do not,
 /// so work in progress still compiles.
+// CI (GATEHOUSE_WARNINGS_AS_ERRORS) builds every target with warnings as errors; applied to all targets below, so
+// that a new one cannot miss it.
 let strictSettings: [SwiftSetting] =
     Context.environment["GATEHOUSE_WARNINGS_AS_ERRORS"] != nil ? [.treatAllWarnings(as: .error)] : []
 
@@ -33,8 +35,7 @@ let package = Package(
             name: "GatehousePolicy",
             dependencies: [
                 .product(name: "JWTKit", package: "jwt-kit")
-            ],
-            swiftSettings: strictSettings
+            ]
         ),
         // Key material: PEM and JWKS files, environment secrets, fresh keys and token minting for tests.
         .target(
@@ -48,8 +49,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSettings
+            ]
         ),
         // routes.yaml -> validated configuration, policy tests, explain.
         .target(
@@ -59,8 +59,7 @@ let package = Package(
                 "GatehouseKeys",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: strictSettings
+            ]
         ),
         // The NIO data path: server channel, upstream pool, header policy, local answers, access log.
         .target(
@@ -78,8 +77,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
-            swiftSettings: strictSettings
+            ]
         ),
         .executableTarget(
             name: "gatehouse",
@@ -93,19 +91,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
-            swiftSettings: strictSettings
+            ]
         ),
         .executableTarget(
             name: "GatehouseBench",
             dependencies: ["GatehouseConfig", "GatehouseKeys", "GatehousePolicy"],
-            path: "Benchmarks/GatehouseBench",
-            swiftSettings: strictSettings
+            path: "Benchmarks/GatehouseBench"
         ),
         .testTarget(
             name: "GatehousePolicyTests",
-            dependencies: ["GatehousePolicy", "GatehouseKeys"],
-            swiftSettings: strictSettings
+            dependencies: ["GatehousePolicy", "GatehouseKeys"]
         ),
         .testTarget(
             name: "GatehouseProxyTests",
@@ -120,18 +115,19 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            exclude: ["Fixtures"],
-            swiftSettings: strictSettings
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "GatehouseKeysTests",
-            dependencies: ["GatehouseKeys", "GatehousePolicy"],
-            swiftSettings: strictSettings
+            dependencies: ["GatehouseKeys", "GatehousePolicy"]
         ),
         .testTarget(
             name: "GatehouseConfigTests",
-            dependencies: ["GatehouseConfig", "GatehousePolicy", "GatehouseKeys"],
-            swiftSettings: strictSettings
+            dependencies: ["GatehouseConfig", "GatehousePolicy", "GatehouseKeys"]
         ),
     ]
 )
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}
