@@ -261,8 +261,7 @@ struct DocumentParser {
             case "secret_env": source = reader.string(value, key).map { .secretEnv($0) }
             default:
                 if let url = reader.string(value, key) {
-                    let lower = url.lowercased()
-                    if lower.hasPrefix("https://") || RemoteKeySource.isLoopbackHTTP(url) {
+                    if RemoteKeySource.isAllowedKeyURL(url) {
                         var settings = RemoteKeySource.Settings(location: key == "jwks_url" ? .jwks(url) : .discovery(url))
                         if let field = fields["refresh_interval"]?.value, let seconds = reader.duration(field, "refresh_interval") {
                             settings.defaultRefresh = max(1, seconds)

@@ -44,13 +44,11 @@ public final class RemoteKeySource: Sendable {
 
     private struct State {
         var keys: [VerificationKey] = []
-        var lastSuccess: Double? = nil
         var consecutiveFailures = 0
         var nextRefresh: Double = 0
         var fetching = false
         var lastUnknownKidFetch: Double = -.infinity
         var unknownKids: [String: Double] = [:]
-        var fetchCount = 0
         var stopped = false
     }
 
@@ -87,9 +85,6 @@ public final class RemoteKeySource: Sendable {
 
     /// The keys in force (empty until the first good fetch).
     public var keys: [VerificationKey] { state.withLock { $0.keys } }
-
-    /// How many fetches were started (of the key set, discovery included).
-    public var fetchCount: Int { state.withLock { $0.fetchCount } }
 
     /// Whether a fetch is running.
     public var isFetching: Bool { state.withLock { $0.fetching } }
@@ -140,8 +135,11 @@ public final class RemoteKeySource: Sendable {
             await refresh(reason: "unknown kid")
             if let kid, !keys.contains(where: { $0.kid == kid }) {
                 // Looked for and not published: do not look again for it until the cooldown passes.
-                state.withLock { $0.unknownKids[kid] = clock() + settings.unknownKidCooldown }
-                if state.withLock({ $0.unknownKids.count }) > 10_000 { state.withLock { $0.unknownKids.removeAll() } }
+                let until = clock() + settings.unknownKidCooldown
+                state.withLock { state in
+                    if state.unknownKids.count >= 10_000 { state.unknownKids.removeAll() }
+                    state.unknownKids[kid] = until
+                }
             }
         }
         return true
@@ -153,7 +151,6 @@ public final class RemoteKeySource: Sendable {
         let proceed = state.withLock { state -> Bool in
             guard !state.fetching, !state.stopped else { return false }
             state.fetching = true
-            state.fetchCount += 1
             return true
         }
         guard proceed else { return false }
@@ -161,12 +158,8 @@ public final class RemoteKeySource: Sendable {
         var label = "ok"
         do {
             outcome = try await fetchKeys()
-        } catch let error as FetchError {
-            label = error.label
-            logger.warning("key fetch failed", metadata: ["issuer": "\(issuer.issuer)", "error": "\(error)", "reason": "\(reason)"])
-            outcome = nil
         } catch {
-            label = "error"
+            label = (error as? FetchError)?.label ?? "error"
             logger.warning("key fetch failed", metadata: ["issuer": "\(issuer.issuer)", "error": "\(error)", "reason": "\(reason)"])
             outcome = nil
         }
@@ -182,7 +175,6 @@ public final class RemoteKeySource: Sendable {
                 return nil
             }
             state.consecutiveFailures = 0
-            state.lastSuccess = now
             let interval = min(settings.maximumRefresh, max(settings.minimumRefresh, outcome.maxAge ?? settings.defaultRefresh))
             state.nextRefresh = now + interval
             state.keys = outcome.keys
@@ -209,8 +201,7 @@ public final class RemoteKeySource: Sendable {
             guard let discovered = json["issuer"]?.stringValue, discovered.isExactly(issuer.issuer) else {
                 throw FetchError("the discovery document names another issuer", label: "garbage")
             }
-            guard let uri = json["jwks_uri"]?.stringValue, uri.lowercased().hasPrefix("https://") || Self.isLoopbackHTTP(uri)
-            else {
+            guard let uri = json["jwks_uri"]?.stringValue, Self.isAllowedKeyURL(uri) else {
                 throw FetchError("the discovery document has no usable jwks_uri", label: "garbage")
             }
             jwksURL = uri
@@ -240,6 +231,11 @@ public final class RemoteKeySource: Sendable {
             throw FetchError("\(url) answered \(document.status)", label: document.status >= 300 && document.status < 400 ? "redirect" : "error")
         }
         return document
+    }
+
+    /// Whether keys may be fetched from `url`: `https://`, or `http://` towards loopback only.
+    public static func isAllowedKeyURL(_ url: String) -> Bool {
+        url.lowercased().hasPrefix("https://") || isLoopbackHTTP(url)
     }
 
     /// `http://` is accepted only towards loopback (a local test identity provider): the host must be exactly
