@@ -169,7 +169,7 @@ struct ConfigurationLoaderTests {
             "missing key source"),
         ErrorCase(
             name: "secret_env not set", yaml: ConfigFixture.valid(replacing: "secret_env: GH_SECRET", with: "secret_env: «GH_SECRET"),
-            message: "GH_SECRET", environment: [:]),
+            message: "GH_SECRET (the HMAC secret) is not set", environment: [:]),
         ErrorCase(
             name: "HS256 secret shorter than 32 bytes",
             yaml: ConfigFixture.valid(replacing: "secret_env: GH_SECRET", with: "secret_env: «GH_SECRET"),

@@ -134,6 +134,8 @@ struct PolicyTestRunnerTests {
         try directory.write(key.publicKey.pemRepresentation, to: "keys/es.pem")
         let yaml = Self.runnerFile.replacingOccurrences(
             of: "algorithms: [HS512]\n      secret_env: GH_SECRET", with: "algorithms: [ES256]\n      pem_file: keys/es.pem")
+        // The swap must have happened, or this would test the HS512 file again.
+        try #require(yaml != Self.runnerFile)
         let results = try await Self.run(yaml, directory: directory.path)
         #expect(results.filter(\.passed).count == 7, "\(results.map(\.line).joined(separator: "\n"))")
     }

@@ -180,6 +180,9 @@ struct PathNormalizerTests {
             ("/a//b?x=%2F/../y;z", "/a/b", "x=%2F/../y;z"),
             ("/%61?%61", "/a", "%61"),
             ("/?q=%c3%a9", "/", "q=%c3%a9"),
+            // A ? inside what looks like a path is never a path character: what follows cannot reach the matcher.
+            ("/admin?/../public", "/admin", "/../public"),
+            ("/public?x=/../../admin", "/public", "x=/../../admin"),
         ])
     func querySplit(target: String, path: String, query: String) throws {
         let normalized = try PathNormalizer.normalize(target)
@@ -193,15 +196,6 @@ struct PathNormalizerTests {
         let normalized = try PathNormalizer.normalize("/a//b")
         #expect(normalized.query == nil)
         #expect(normalized.forwardTarget == "/a/b")
-    }
-
-    @Test(
-        "a ? inside the path is never a path character: what follows cannot reach the matcher",
-        arguments: ["/admin?/../public", "/public?x=/../../admin"])
-    func queryNeverMatched(target: String) throws {
-        let normalized = try PathNormalizer.normalize(target)
-        #expect(!normalized.path.contains(".."))
-        #expect(!normalized.path.contains("?"))
     }
 
     @Test(

@@ -67,11 +67,13 @@ struct TokenCacheTests {
         arguments: [0.0, 1, 59, 60, 61, 89, 90, 91, 3600])
     func cacheNeverChangesAnswer(offset: Double) async throws {
         let fixture = try await IssuerFixture.make(leeway: 30)
-        let cached = try Self.policy(fixture, cache: TokenCache(capacity: 100))
+        let cache = TokenCache(capacity: 100)
+        let cached = try Self.policy(fixture, cache: cache)
         let uncached = try Self.policy(fixture, cache: TokenCache(capacity: 0))
         let token = try fixture.mint(["exp": .number(testNow + 60)])
-        // Warm the cache at issue time.
+        // Warm the cache at issue time: the comparison below is between a cached answer and a fresh one.
         #expect(Self.decide(cached, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(cache.statistics.count == 1)
         let a = Self.decide(cached, token, keys: fixture.keys, at: testNow + offset)
         let b = Self.decide(uncached, token, keys: fixture.keys, at: testNow + offset)
         #expect(a.status == b.status)
