@@ -252,18 +252,6 @@ struct ProxyEndToEndTests {
         }
     }
 
-    @Test func deniedRequestWithABodyIsAnsweredAndClosed() async throws {
-        try await withGatehouse { gatehouse in
-            let client = try gatehouse.connect()
-            try client.send(rawRequest("POST", "/orders/1", body: "{\"id\":1}"))
-            let response = try client.readResponse()
-            #expect(response.status == 401)
-            #expect(response.header("Connection")?.lowercased() == "close")
-            #expect(client.isClosedByPeer())
-            #expect(gatehouse.upstream.connectionCount == 0)
-        }
-    }
-
     // MARK: what the upstream sees
 
     @Test func upstreamSeesTheNormalisedPathAndOnlyInjectedIdentity() async throws {
@@ -543,7 +531,7 @@ struct ProxyEndToEndTests {
             #expect(response.header("Connection") == "close")
             #expect(client.isClosedByPeer())
             #expect(client.unread.isEmpty)
-            #expect(gatehouse.upstream.completedRequests.isEmpty)
+            #expect(gatehouse.upstream.connectionCount == 0)
         }
     }
 

@@ -49,21 +49,12 @@ struct RelayStateMachineTests {
         #expect(Self.machine(in: state).state == state)
     }
 
-    @Test func startsIdle() {
-        #expect(Machine().state == .idle)
-    }
-
     // MARK: request head
 
-    @Test func allowedHeadConnects() {
+    @Test(arguments: [false, true])
+    func allowedHeadConnects(hasBody: Bool) {
         var machine = Machine()
-        #expect(machine.requestHead(allowed: true, hasBody: false) == .connect)
-        #expect(machine.state == .connecting(requestComplete: false))
-    }
-
-    @Test func allowedHeadWithBodyConnects() {
-        var machine = Machine()
-        #expect(machine.requestHead(allowed: true, hasBody: true) == .connect)
+        #expect(machine.requestHead(allowed: true, hasBody: hasBody) == .connect)
         #expect(machine.state == .connecting(requestComplete: false))
     }
 
