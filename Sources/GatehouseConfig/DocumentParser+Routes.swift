@@ -8,10 +8,10 @@ extension DocumentParser {
     ]
     static let requirementKeys: Set<String> = ["authenticated", "roles", "scopes", "claims"]
 
-    func parseRoutes(_ node: Node, issuers: [IssuerSpec]) -> RouteTable? {
+    func parseRoutes(_ node: Node) -> RouteTable? {
         guard let entries = reader.sequence(node, "routes") else { return nil }
         var routes = [Route]()
-        var nodes = [Node]()
+        // Each route's node, by id (ids are unique once parsed): where its diagnostics point.
         var ids = [String: Node]()
         var failed = false
         for entry in entries {
@@ -26,15 +26,14 @@ extension DocumentParser {
             }
             ids[route.id] = entry
             routes.append(route)
-            nodes.append(entry)
         }
         do {
             let table = try RouteTable(routes)
             guard !failed else { return nil }
             for (publicRoute, protectedRoute) in table.publicShadows() {
-                if let index = routes.firstIndex(where: { $0.id == publicRoute.id }) {
+                if let publicNode = ids[publicRoute.id] {
                     reader.warning(
-                        nodes[index],
+                        publicNode,
                         "public route '\(publicRoute.id)' takes precedence over protected route '\(protectedRoute.id)' (\(protectedRoute.location)) for some requests"
                     )
                 }
@@ -42,8 +41,7 @@ extension DocumentParser {
             return table
         } catch {
             for clash in error.clashes {
-                let index = routes.firstIndex { $0.id == clash.second.id } ?? 0
-                reader.error(nodes[index], clash.description)
+                reader.error(ids[clash.second.id] ?? node, clash.description)
             }
             return nil
         }
@@ -80,7 +78,7 @@ extension DocumentParser {
         if let field = fields["upstream"]?.value { upstream = upstreamURL(field, "upstream") }
         if let field = fields["description"]?.value { _ = reader.string(field, "description") }
         let access = parseAccess(fields, node: node, pattern: pattern, what: "a route")
-        guard reader.diagnostics[errorsBefore...].allSatisfy({ $0.severity == .warning }), let pattern, let access else {
+        guard !reader.hasErrors(since: errorsBefore), let pattern, let access else {
             return nil
         }
         return Route(

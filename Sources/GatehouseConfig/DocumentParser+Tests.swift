@@ -100,7 +100,7 @@ extension DocumentParser {
         default: name += " (token \(fields["token"]?.value.string ?? ""))"
         }
         if let field = fields["name"]?.value, let value = reader.string(field, "name") { name = value }
-        guard reader.diagnostics[errorsBefore...].allSatisfy({ $0.severity == .warning }), let status else { return nil }
+        guard !reader.hasErrors(since: errorsBefore), let status else { return nil }
         return PolicyTestCase(
             name: name, method: method, target: target, token: token, issuer: issuer, expectedStatus: status,
             expectedRoute: route, expectedReason: reason, headers: extraHeaders, expectedUpstream: upstream,

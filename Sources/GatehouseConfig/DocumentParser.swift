@@ -15,6 +15,25 @@ struct DocumentParser {
             case jwksFile(String)
             case secretEnv(String)
             case remote(RemoteKeySource.Settings)
+
+            /// The `routes.yaml` key that names this source.
+            var kind: String {
+                switch self {
+                case .pemFile: return "pem_file"
+                case .jwksFile: return "jwks_file"
+                case .secretEnv: return "secret_env"
+                case .remote(let settings):
+                    if case .jwks = settings.location { return "jwks_url" } else { return "discovery" }
+                }
+            }
+
+            /// The key file read at load time, if any.
+            var file: String? {
+                switch self {
+                case .pemFile(let path), .jwksFile(let path): return path
+                case .secretEnv, .remote: return nil
+                }
+            }
         }
         let policy: IssuerPolicy
         let source: KeySource
@@ -73,7 +92,7 @@ struct DocumentParser {
             parsed.defaultAccess = parseDefault(node)
         }
         if let node = top["routes"]?.value {
-            parsed.routes = parseRoutes(node, issuers: parsed.issuers)
+            parsed.routes = parseRoutes(node)
         } else {
             reader.error(root, "missing 'routes': list the paths Gatehouse protects")
         }
@@ -237,26 +256,19 @@ struct DocumentParser {
         } else if fields["algorithms"] == nil {
             reader.error(node, "missing 'algorithms': the allow-list, e.g. [RS256]")
         }
-        var sources = [(String, Node)]()
-        for key in ["pem_file", "jwks_file", "secret_env", "jwks_url", "discovery"] {
-            if let entry = fields[key] { sources.append((key, entry.key)) }
-        }
+        let sources = ["pem_file", "jwks_file", "secret_env", "jwks_url", "discovery"].filter { fields[$0] != nil }
         var source: IssuerSpec.KeySource? = nil
         var sourceNode = node
         if sources.count != 1 {
             reader.error(node, sources.isEmpty
                 ? "missing key source: give exactly one of pem_file, jwks_file or secret_env"
-                : "give exactly one key source, not \(sources.map(\.0).joined(separator: " and "))")
-        } else if let (key, keyNode) = sources.first, let value = fields[key]?.value {
+                : "give exactly one key source, not \(sources.joined(separator: " and "))")
+        } else if let key = sources.first, let value = fields[key]?.value {
             sourceNode = value
             switch key {
             case "pem_file", "jwks_file":
-                if let path = reader.string(value, key).map(resolve) {
-                    if FileManager.default.fileExists(atPath: path) {
-                        source = key == "pem_file" ? .pemFile(path) : .jwksFile(path)
-                    } else {
-                        reader.error(value, "\(key) \(path) does not exist")
-                    }
+                if let path = existingFile(value, key) {
+                    source = key == "pem_file" ? .pemFile(path) : .jwksFile(path)
                 }
             case "secret_env": source = reader.string(value, key).map { .secretEnv($0) }
             default:
@@ -275,17 +287,14 @@ struct DocumentParser {
                         reader.error(value, "\(key) must be an https:// URL (http:// only towards 127.0.0.1, localhost or [::1])")
                     }
                 }
-                _ = keyNode
             }
         }
         var caFile: String? = nil
         if let field = fields["ca_file"] {
             if fields["jwks_url"] == nil && fields["discovery"] == nil {
                 reader.error(field.key, "ca_file goes with jwks_url or discovery")
-            } else if let path = reader.string(field.value, "ca_file").map(resolve) {
-                if FileManager.default.fileExists(atPath: path) { caFile = path } else {
-                    reader.error(field.value, "ca_file \(path) does not exist")
-                }
+            } else {
+                caFile = existingFile(field.value, "ca_file")
             }
         }
         for key in ["refresh_interval", "unknown_kid_cooldown"] where fields[key] != nil && fields["jwks_url"] == nil && fields["discovery"] == nil {
@@ -305,7 +314,7 @@ struct DocumentParser {
         var maxLifetime = defaultMaxLifetime
         if let field = fields["max_lifetime"]?.value, let value = reader.duration(field, "max_lifetime") { maxLifetime = value }
 
-        guard reader.diagnostics[errorsBefore...].allSatisfy({ $0.severity == .warning }), let name, let source else {
+        guard !reader.hasErrors(since: errorsBefore), let name, let source else {
             return nil
         }
         return IssuerSpec(
@@ -362,9 +371,8 @@ struct DocumentParser {
                     reader.error(spec.algorithmsNode, "a key set fetched from a URL cannot hold HMAC secrets: allow only public-key algorithms")
                     return nil
                 }
-                let kind = { if case .jwks = settings.location { return "jwks_url" } else { return "discovery" } }()
                 // The keys arrive at run time; until then protected routes answer 503.
-                return (IssuerConfiguration(policy: spec.policy, keys: [], sourceKind: kind, remote: settings, caFile: spec.caFile), [])
+                return (IssuerConfiguration(policy: spec.policy, keys: [], sourceKind: spec.source.kind, remote: settings, caFile: spec.caFile), [])
             }
         } catch {
             reader.error(spec.sourceNode, "\(error)")
@@ -395,15 +403,8 @@ struct DocumentParser {
             reader.error(spec.sourceNode, "no usable key for issuer '\(spec.policy.issuer)'")
             return nil
         }
-        let keyFile: String?
-        let sourceKind: String
-        switch spec.source {
-        case .pemFile(let path): (keyFile, sourceKind) = (path, "pem_file")
-        case .jwksFile(let path): (keyFile, sourceKind) = (path, "jwks_file")
-        case .secretEnv: (keyFile, sourceKind) = (nil, "secret_env")
-        case .remote: (keyFile, sourceKind) = (nil, "remote")
-        }
-        let configuration = IssuerConfiguration(policy: spec.policy, keys: keys, keyFile: keyFile, sourceKind: sourceKind)
+        let configuration = IssuerConfiguration(
+            policy: spec.policy, keys: keys, keyFile: spec.source.file, sourceKind: spec.source.kind)
         do {
             return (configuration, try await configuration.verificationKeys())
         } catch {

@@ -9,7 +9,10 @@ final class NodeReader {
         self.file = file
     }
 
-    var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    var hasErrors: Bool { hasErrors(since: 0) }
+
+    /// Whether an error (not a warning) was reported since `diagnostics` held `count` entries.
+    func hasErrors(since count: Int) -> Bool { diagnostics[count...].contains { $0.severity == .error } }
 
     func error(_ node: Node?, _ message: String) {
         report(node, .error, message)
