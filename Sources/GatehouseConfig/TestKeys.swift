@@ -22,14 +22,13 @@ public struct TestKeys: Sendable {
             let first: IssuerConfiguration.Key
             if let configured = issuer.keys.first {
                 first = configured
-            } else if let algorithm = SignatureAlgorithm.allCases.first(where: { issuer.policy.algorithms.contains($0) }) {
+            } else if let algorithm = SignatureAlgorithm.preferred(for: nil, allowed: issuer.policy.algorithms) {
                 first = IssuerConfiguration.Key(kid: "test", algorithm: algorithm, material: try KeyMaterial.generate(algorithm.keyKind))
             } else {
                 continue
             }
             let algorithm =
-                first.algorithm
-                ?? SignatureAlgorithm.allCases.first { issuer.policy.algorithms.contains($0) && $0.keyKind == first.material.kind }
+                first.algorithm ?? SignatureAlgorithm.preferred(for: first.material.kind, allowed: issuer.policy.algorithms)
             guard let algorithm else { continue }
             let material = first.material.canSign ? first.material : try KeyMaterial.generate(first.material.kind)
             minters[issuer.policy.issuer] = try await TokenMinter(key: material, algorithm: algorithm, kid: first.kid)

@@ -25,6 +25,12 @@ public enum SignatureAlgorithm: String, Sendable, CaseIterable, Hashable {
         }
     }
 
+    /// The first algorithm, in declaration order, for a key of `kind` (any kind when nil) among `allowed` (any
+    /// when nil): how Gatehouse picks an algorithm when minting test and development tokens.
+    public static func preferred(for kind: KeyKind?, allowed: Set<SignatureAlgorithm>?) -> SignatureAlgorithm? {
+        allCases.first { (kind == nil || $0.keyKind == kind) && (allowed?.contains($0) ?? true) }
+    }
+
     /// The key kind this algorithm verifies with.
     public var keyKind: KeyKind {
         switch self {

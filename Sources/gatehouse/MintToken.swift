@@ -82,9 +82,7 @@ struct MintToken: AsyncParsableCommand {
         if let alg {
             guard let named = SignatureAlgorithm(rawValue: alg) else { throw ValidationError("unknown algorithm \(alg)") }
             algorithm = named
-        } else if let found = SignatureAlgorithm.allCases.first(where: {
-            $0.keyKind == material.kind && (issuerPolicy?.algorithms.contains($0) ?? true)
-        }) {
+        } else if let found = SignatureAlgorithm.preferred(for: material.kind, allowed: issuerPolicy?.algorithms) {
             algorithm = found
         } else {
             throw ValidationError("no allowed algorithm fits this key")
