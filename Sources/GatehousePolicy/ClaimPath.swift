@@ -20,7 +20,7 @@ public struct ClaimPath: Sendable, Hashable, CustomStringConvertible {
     /// Parses a claim path as written in `routes.yaml`.
     public init(parsing text: String) throws(ParseError) {
         var keys = [String]()
-        var chars = Array(text)
+        let chars = Array(text)
         var index = 0
         var current = ""
         var expectKey = true
@@ -75,7 +75,6 @@ public struct ClaimPath: Sendable, Hashable, CustomStringConvertible {
         } else if expectKey {
             throw fail("ends with '.'")
         }
-        chars.removeAll()
         self.init(keys: keys)
     }
 

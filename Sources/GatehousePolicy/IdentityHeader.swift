@@ -40,8 +40,9 @@ public struct IdentityHeader: Sendable, Equatable {
             switch path.lookup(in: token.claims) {
             case nil, .null?: value = nil
             case .array(let values)?: value = try Self.list(values.map { $0.scalarText ?? $0.jsonText }, separator: ",")
-            case .object?: value = path.lookup(in: token.claims)?.jsonText
-            case let scalar?: value = scalar.scalarText
+            case let found?:
+                // An object is passed as its JSON text; a scalar as its text.
+                if case .object = found { value = found.jsonText } else { value = found.scalarText }
             }
         }
         guard let value else { return nil }
