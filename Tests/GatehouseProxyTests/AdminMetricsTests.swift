@@ -40,10 +40,14 @@ struct AdminMetricsTests {
         let registry = Self.registry
         try await withGatehouse(yaml: Self.yaml) { gatehouse in
             let store = ConfigurationStore(try ConfigurationStore.Snapshot(configuration: gatehouse.configuration))
+            // Not ready at first (as while an issuer's keys have not arrived), then the store's own answer.
+            let waitingForKeys = Mutex(true)
             let admin = AdminServer(
                 group: gatehouse.group,
                 probes: AdminServer.Probes(
-                    readiness: { store.snapshot.readiness },
+                    readiness: {
+                        waitingForKeys.withLock { $0 } ? (false, "no keys yet for https://idp.test/") : store.snapshot.readiness
+                    },
                     metrics: {
                         GatehouseMetrics.observe(cache: store.snapshot.configuration.policy.cache)
                         return registry.emitToString()
@@ -67,6 +71,10 @@ struct AdminMetricsTests {
                 return try client.readResponse()
             }
             #expect(try fetch("/healthz").status == 200)
+            let notReady = try fetch("/readyz")
+            #expect(notReady.status == 503)
+            #expect(notReady.text.contains("no keys yet for https://idp.test/"))
+            waitingForKeys.withLock { $0 = false }
             let ready = try fetch("/readyz")
             #expect(ready.status == 200)
             #expect(ready.text.contains("\"ready\":true"))
