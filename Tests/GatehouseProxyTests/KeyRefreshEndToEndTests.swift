@@ -193,6 +193,10 @@ final class MockIdentityProvider: Sendable {
         let (group, idp, port) = (running.group, running.idp, running.port)
         let good = try await token(key, kid: "k1")
         #expect(try await eventually { try await status(port, group, path: "/api/x", token: good) == 200 })
+        // No fetch in flight when the storm starts: one that is would cover the first miss (by design), and the count
+        // below would not show whether the proxy's key-miss hook works.
+        let source = try #require(running.keys.source(for: Self.issuer))
+        #expect(try await eventually { !source.isFetching })
         let fetchesBefore = idp.requests
 
         // A storm of tokens naming random kids (signed by some key the provider never published).
@@ -203,7 +207,6 @@ final class MockIdentityProvider: Sendable {
         }
         // The first unknown kid starts one refetch (the proxy's key-miss hook is wired); the other 59 start none.
         #expect(try await eventually { idp.requests - fetchesBefore == 1 })
-        let source = try #require(running.keys.source(for: Self.issuer))
         #expect(try await eventually { !source.isFetching })
         #expect(idp.requests - fetchesBefore == 1, "60 random kids cost one fetch per cooldown")
         #expect(try await status(port, group, path: "/api/x", token: good) == 200)
