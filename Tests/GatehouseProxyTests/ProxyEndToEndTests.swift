@@ -365,10 +365,7 @@ struct ProxyEndToEndTests {
             try client.send(
                 rawRequest("GET", "/api/profile", headers: try gatehouse.bearer() + "Connection: \(nominated)\r\n")
             )
-            let response = try client.readResponse()
-            #expect(response.status == 400)
-            #expect(client.isClosedByPeer())
-            #expect(gatehouse.upstream.connectionCount == 0)
+            try gatehouse.expectRefusedAndClosed(client, status: 400)
         }
     }
 
@@ -560,10 +557,7 @@ struct ProxyEndToEndTests {
             try client.send(
                 "POST /orders/1 HTTP/1.1\r\nHost: gatehouse.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
             )
-            let response = try client.readResponse()
-            #expect(response.status == 401)
-            #expect(client.isClosedByPeer())
-            #expect(gatehouse.upstream.connectionCount == 0)
+            try gatehouse.expectRefusedAndClosed(client, status: 401)
         }
     }
 
@@ -673,10 +667,7 @@ struct ProxyEndToEndTests {
             try client.send(
                 "POST /orders/1 HTTP/1.1\r\nHost: g\r\n\(try gatehouse.bearer())Content-Length: 1025\r\n\r\n"
             )
-            let response = try client.readResponse()
-            #expect(response.status == 413)
-            #expect(client.isClosedByPeer())
-            #expect(gatehouse.upstream.connectionCount == 0)
+            try gatehouse.expectRefusedAndClosed(client, status: 413)
         }
     }
 
@@ -715,10 +706,7 @@ struct ProxyEndToEndTests {
             try client.send(
                 rawRequest("GET", "/public/x", headers: "X-Big: \(String(repeating: "a", count: 8192))\r\n")
             )
-            let response = try client.readResponse()
-            #expect(response.status == 431)
-            #expect(client.isClosedByPeer())
-            #expect(gatehouse.upstream.connectionCount == 0)
+            try gatehouse.expectRefusedAndClosed(client, status: 431)
         }
     }
 
@@ -726,10 +714,7 @@ struct ProxyEndToEndTests {
         try await withGatehouse(yaml: ProxyHarness.yaml("timeouts: {head: 1s}")) { gatehouse in
             let client = try gatehouse.connect()
             try client.send("GET /public/x HTTP/1.1\r\nHost: gatehouse.test\r\n")
-            let response = try client.readResponse()
-            #expect(response.status == 408)
-            #expect(client.isClosedByPeer())
-            #expect(gatehouse.upstream.connectionCount == 0)
+            try gatehouse.expectRefusedAndClosed(client, status: 408)
         }
     }
 

@@ -190,6 +190,19 @@ final class ProxyHarness: Sendable {
         try RawClient(port: port)
     }
 
+    /// Reads the answer to a request Gatehouse must refuse on its own: `status`, the connection closed after it, and
+    /// no connection ever opened to the upstream.
+    @discardableResult
+    func expectRefusedAndClosed(
+        _ client: RawClient, status: Int, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> RawClient.Response {
+        let response = try client.readResponse()
+        #expect(response.status == status, sourceLocation: sourceLocation)
+        #expect(client.isClosedByPeer(), sourceLocation: sourceLocation)
+        #expect(upstream.connectionCount == 0, sourceLocation: sourceLocation)
+        return response
+    }
+
     /// A token from the configured issuer, valid at the proxy's clock unless `lifetime`/`issuedAgo` say otherwise.
     func token(
         subject: String = "alice",
