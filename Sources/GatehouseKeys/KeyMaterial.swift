@@ -62,18 +62,18 @@ public enum KeyMaterial: Sendable {
         let collection = JWTKeyCollection()
         let kid = JWKIdentifier(string: "k")
         switch (self, algorithm) {
-        case (.rsaPublic(let key), .rs256): await collection.add(rsa: key, digestAlgorithm: .sha256, kid: kid)
-        case (.rsaPublic(let key), .rs384): await collection.add(rsa: key, digestAlgorithm: .sha384, kid: kid)
-        case (.rsaPublic(let key), .rs512): await collection.add(rsa: key, digestAlgorithm: .sha512, kid: kid)
-        case (.rsaPublic(let key), .ps256): await collection.add(pss: key, digestAlgorithm: .sha256, kid: kid)
-        case (.rsaPublic(let key), .ps384): await collection.add(pss: key, digestAlgorithm: .sha384, kid: kid)
-        case (.rsaPublic(let key), .ps512): await collection.add(pss: key, digestAlgorithm: .sha512, kid: kid)
-        case (.rsaPrivate(let key), .rs256): await collection.add(rsa: key, digestAlgorithm: .sha256, kid: kid)
-        case (.rsaPrivate(let key), .rs384): await collection.add(rsa: key, digestAlgorithm: .sha384, kid: kid)
-        case (.rsaPrivate(let key), .rs512): await collection.add(rsa: key, digestAlgorithm: .sha512, kid: kid)
-        case (.rsaPrivate(let key), .ps256): await collection.add(pss: key, digestAlgorithm: .sha256, kid: kid)
-        case (.rsaPrivate(let key), .ps384): await collection.add(pss: key, digestAlgorithm: .sha384, kid: kid)
-        case (.rsaPrivate(let key), .ps512): await collection.add(pss: key, digestAlgorithm: .sha512, kid: kid)
+        case (.rsaPublic(let key as any RSAKey), .rs256), (.rsaPrivate(let key as any RSAKey), .rs256):
+            await collection.add(rsa: key, digestAlgorithm: .sha256, kid: kid)
+        case (.rsaPublic(let key as any RSAKey), .rs384), (.rsaPrivate(let key as any RSAKey), .rs384):
+            await collection.add(rsa: key, digestAlgorithm: .sha384, kid: kid)
+        case (.rsaPublic(let key as any RSAKey), .rs512), (.rsaPrivate(let key as any RSAKey), .rs512):
+            await collection.add(rsa: key, digestAlgorithm: .sha512, kid: kid)
+        case (.rsaPublic(let key as any RSAKey), .ps256), (.rsaPrivate(let key as any RSAKey), .ps256):
+            await collection.add(pss: key, digestAlgorithm: .sha256, kid: kid)
+        case (.rsaPublic(let key as any RSAKey), .ps384), (.rsaPrivate(let key as any RSAKey), .ps384):
+            await collection.add(pss: key, digestAlgorithm: .sha384, kid: kid)
+        case (.rsaPublic(let key as any RSAKey), .ps512), (.rsaPrivate(let key as any RSAKey), .ps512):
+            await collection.add(pss: key, digestAlgorithm: .sha512, kid: kid)
         case (.p256Public(let key), _): await collection.add(ecdsa: key, kid: kid)
         case (.p256Private(let key), _): await collection.add(ecdsa: key, kid: kid)
         case (.p384Public(let key), _): await collection.add(ecdsa: key, kid: kid)
