@@ -22,8 +22,7 @@ struct Demo: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
-    @Option(help: "Listen on HOST:PORT instead of routes.yaml's listen.")
-    var listen: String?
+    @OptionGroup var listenOption: ListenOption
 
     @Flag(help: "Print the curl lines, then exit instead of serving (for scripts).")
     var dryRun = false
@@ -31,9 +30,7 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         LoggingSetup.bootstrap(level: .info)
         let configuration = try await loadConfiguration(options.config)
-        guard let (host, port) = HostPort.split(listen ?? configuration.listen) else {
-            throw ValidationError("--listen must be HOST:PORT")
-        }
+        let (host, port) = try listenOption.address(configured: configuration.listen)
         let keys = try await TestKeys.make(for: configuration)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let echo = EchoUpstream(group: group)

@@ -24,8 +24,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
-    @Option(help: "Listen on HOST:PORT instead of routes.yaml's listen.")
-    var listen: String?
+    @OptionGroup var listenOption: ListenOption
 
     @Option(help: "Relay to this upstream URL instead of routes.yaml's upstream.")
     var upstream: String?
@@ -57,9 +56,7 @@ struct Serve: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        guard let (host, port) = HostPort.split(listen ?? configuration.listen) else {
-            throw ValidationError("--listen must be HOST:PORT")
-        }
+        let (host, port) = try listenOption.address(configured: configuration.listen)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let logger = Logger(label: "gatehouse")
         var accessLogger = Logger(label: "gatehouse.access")
