@@ -14,6 +14,15 @@ struct TokenCacheTests {
             verifier: fixture.verifier, cache: cache)
     }
 
+    /// An issuer fixture and a policy over it with a cache of `capacity` entries.
+    private static func cached(
+        capacity: Int, leeway: Double = 30, generation: UInt64 = 1
+    ) async throws -> (IssuerFixture, TokenCache, Policy) {
+        let fixture = try await IssuerFixture.make(leeway: leeway, generation: generation)
+        let cache = TokenCache(capacity: capacity)
+        return (fixture, cache, try policy(fixture, cache: cache))
+    }
+
     private static func decide(_ policy: Policy, _ token: String, keys: KeySet, at now: Double, target: String = "/me") -> Decision {
         policy.decide(method: "GET", target: target, credential: .authorization([Substring("Bearer " + token)]), keys: keys, now: now)
     }
@@ -28,9 +37,7 @@ struct TokenCacheTests {
 
     @Test("a reused token is served from the cache")
     func hits() async throws {
-        let fixture = try await IssuerFixture.make()
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, cache, policy) = try await Self.cached(capacity: 100)
         let token = try fixture.mint()
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 1).status == 200)
@@ -40,9 +47,7 @@ struct TokenCacheTests {
 
     @Test("a cached token stops being accepted once it has expired")
     func cachedTokenExpires() async throws {
-        let fixture = try await IssuerFixture.make(leeway: 30)
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, cache, policy) = try await Self.cached(capacity: 100, leeway: 30)
         let token = try fixture.mint(["exp": .number(testNow + 60)])
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 59).status == 200)
@@ -54,9 +59,7 @@ struct TokenCacheTests {
 
     @Test("with no leeway, a cached token is refused one second after exp")
     func cachedTokenExpiresWithoutLeeway() async throws {
-        let fixture = try await IssuerFixture.make(leeway: 0)
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, _, policy) = try await Self.cached(capacity: 100, leeway: 0)
         let token = try fixture.mint(["exp": .number(testNow + 60)])
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 61).reason.label == "token_expired")
@@ -82,9 +85,7 @@ struct TokenCacheTests {
 
     @Test("a cached entry is not reused under a new key set generation")
     func newGeneration() async throws {
-        let fixture = try await IssuerFixture.make(generation: 1)
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, _, policy) = try await Self.cached(capacity: 100, generation: 1)
         let token = try fixture.mint()
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
 
@@ -105,9 +106,7 @@ struct TokenCacheTests {
 
     @Test("an invalid token is never cached: the same bad token is refused every time")
     func invalidNeverCached() async throws {
-        let fixture = try await IssuerFixture.make()
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, cache, policy) = try await Self.cached(capacity: 100)
         let bad = [
             try fixture.mint(["aud": .string("other")]),
             try fixture.mint(["exp": .number(testNow - 3600), "iat": .number(testNow - 4000)]),
@@ -126,9 +125,7 @@ struct TokenCacheTests {
 
     @Test("a token that was refused while not yet valid is judged afresh later")
     func notYetValidThenValid() async throws {
-        let fixture = try await IssuerFixture.make()
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, _, policy) = try await Self.cached(capacity: 100)
         let token = try fixture.mint(["nbf": .number(testNow + 120), "exp": .number(testNow + 600)])
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).reason.label == "token_not_yet_valid")
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow + 120).status == 200)
@@ -136,9 +133,7 @@ struct TokenCacheTests {
 
     @Test("a second spelling of a cached token is not served from the cache")
     func nonCanonicalVariantOfCachedToken() async throws {
-        let fixture = try await IssuerFixture.make()
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, _, policy) = try await Self.cached(capacity: 100)
         let token = try fixture.mint()
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
         for variant in [token + "=", token + " ", " " + token] {
@@ -148,9 +143,7 @@ struct TokenCacheTests {
 
     @Test("requirements are checked on every request, cached token or not")
     func requirementsStillChecked() async throws {
-        let fixture = try await IssuerFixture.make()
-        let cache = TokenCache(capacity: 100)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, _, policy) = try await Self.cached(capacity: 100)
         let token = try fixture.mint()
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
         let admin = Self.decide(policy, token, keys: fixture.keys, at: testNow, target: "/admin/x")
@@ -160,9 +153,7 @@ struct TokenCacheTests {
 
     @Test("the cache is bounded")
     func bounded() async throws {
-        let fixture = try await IssuerFixture.make()
-        let cache = TokenCache(capacity: 8)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, cache, policy) = try await Self.cached(capacity: 8)
         for index in 0..<50 {
             let token = try fixture.mint(["jti": .string("t\(index)")])
             #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
@@ -172,9 +163,7 @@ struct TokenCacheTests {
 
     @Test("capacity 0 disables caching")
     func disabled() async throws {
-        let fixture = try await IssuerFixture.make()
-        let cache = TokenCache(capacity: 0)
-        let policy = try Self.policy(fixture, cache: cache)
+        let (fixture, cache, policy) = try await Self.cached(capacity: 0)
         let token = try fixture.mint()
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
         #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)

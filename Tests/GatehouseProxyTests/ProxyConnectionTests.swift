@@ -35,8 +35,11 @@ struct ProxyConnectionTests {
         }
     }
 
-    @Test func upstreamConnectionCloseIsNotPooled() async throws {
-        try await withGatehouse(upstream: .respond(headers: ["Connection: close"])) { gatehouse in
+    /// Three requests on one client connection: a keep-alive upstream carries them on one pooled connection; one
+    /// that answers `Connection: close` gets a new connection each time. Either way the client's connection stays.
+    @Test(arguments: [([String](), 1), (["Connection: close"], 3)])
+    func upstreamConnectionsArePooledUnlessTheUpstreamCloses(headers: [String], connections: Int) async throws {
+        try await withGatehouse(upstream: .respond(headers: headers)) { gatehouse in
             let client = try gatehouse.connect()
             for index in 1...3 {
                 try client.send(rawRequest("GET", "/api/\(index)", headers: try gatehouse.bearer()))
@@ -45,8 +48,10 @@ struct ProxyConnectionTests {
                 // The upstream's wish concerns its own connection, not the client's.
                 #expect(response.header("Connection") == nil)
             }
-            #expect(gatehouse.upstream.connectionCount == 3)
-            #expect(Set(gatehouse.upstream.completedRequests.map(\.connection)).count == 3)
+            let requests = gatehouse.upstream.completedRequests
+            #expect(requests.map(\.uri) == ["/api/1", "/api/2", "/api/3"])
+            #expect(gatehouse.upstream.connectionCount == connections)
+            #expect(Set(requests.map(\.connection)).count == connections)
         }
     }
 

@@ -462,22 +462,6 @@ struct ProxyEndToEndTests {
 
     // MARK: connection handling
 
-    @Test func keepAliveReusesOneUpstreamConnection() async throws {
-        try await withGatehouse { gatehouse in
-            let client = try gatehouse.connect()
-            for index in 1...3 {
-                try client.send(rawRequest("GET", "/api/\(index)", headers: try gatehouse.bearer()))
-                let response = try client.readResponse()
-                #expect(response.status == 200)
-                #expect(response.header("Connection") == nil)
-            }
-            let requests = gatehouse.upstream.completedRequests
-            #expect(requests.map(\.uri) == ["/api/1", "/api/2", "/api/3"])
-            #expect(gatehouse.upstream.connectionCount == 1)
-            #expect(Set(requests.map(\.connection)).count == 1)
-        }
-    }
-
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await withGatehouse { gatehouse in
             let client = try gatehouse.connect()
