@@ -192,11 +192,14 @@ final class MockIdentityProvider: Sendable {
             issuerOptions: "      refresh_interval: 1h\n      unknown_kid_cooldown: 1h", serving: try jwks([("k1", key)]))
         let (group, idp, port) = (running.group, running.idp, running.port)
         let good = try await token(key, kid: "k1")
-        #expect(try await eventually { try await status(port, group, path: "/api/x", token: good) == 200 })
-        // No fetch in flight when the storm starts: one that is would cover the first miss (by design), and the count
-        // below would not show whether the proxy's key-miss hook works.
+        // Wait for the keys before any request: a request that finds none yet reports a miss too, which would start a
+        // refetch and spend the cooldown before the storm. And no fetch in flight when the storm starts: one that is
+        // would cover the first miss (by design). Either way the count below would not show whether the proxy's
+        // key-miss hook works.
         let source = try #require(running.keys.source(for: Self.issuer))
+        #expect(try await eventually { !(running.store.snapshot.keys.keysByIssuer[Self.issuer] ?? []).isEmpty })
         #expect(try await eventually { !source.isFetching })
+        #expect(try await status(port, group, path: "/api/x", token: good) == 200)
         let fetchesBefore = idp.requests
 
         // A storm of tokens naming random kids (signed by some key the provider never published).
