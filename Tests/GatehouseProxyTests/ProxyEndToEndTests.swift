@@ -400,9 +400,9 @@ struct ProxyEndToEndTests {
     }
 
     @Test func perRouteUpstream() async throws {
-        let dead = try closedPort()
+        let dead = try DeadPort()
         // The default upstream is dead; only the api route has its own, the recording upstream.
-        let yaml = ProxyHarness.yaml("upstream: http://127.0.0.1:\(dead)").replacing(
+        let yaml = ProxyHarness.yaml("upstream: http://127.0.0.1:\(dead.port)").replacing(
             "    path: /api/**\n",
             with: "    path: /api/**\n    upstream: http://127.0.0.1:{UPSTREAM_PORT}\n"
         )
@@ -414,6 +414,7 @@ struct ProxyEndToEndTests {
             #expect(try client.readResponse().status == 502)
             #expect(gatehouse.upstream.completedRequests.map(\.uri) == ["/api/x"])
         }
+        withExtendedLifetime(dead) {}
     }
 
     // MARK: request ids

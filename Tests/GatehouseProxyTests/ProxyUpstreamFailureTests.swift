@@ -5,8 +5,8 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct ProxyUpstreamFailureTests {
     @Test func connectionRefusedIs502() async throws {
-        let dead = try closedPort()
-        try await withGatehouse(routing: .url("http://127.0.0.1:\(dead)")) { gatehouse in
+        let dead = try DeadPort()
+        try await withGatehouse(routing: .url("http://127.0.0.1:\(dead.port)")) { gatehouse in
             let client = try gatehouse.connect()
             try client.send(rawRequest("GET", "/api/a", headers: try gatehouse.bearer()))
             let response = try client.readResponse()
@@ -19,15 +19,17 @@ struct ProxyUpstreamFailureTests {
             let entry = gatehouse.accessLog.logged.first { $0.metadata["response.status"] == "502" }
             #expect(entry?.metadata["decision.reason"] == "upstream_unavailable")
         }
+        withExtendedLifetime(dead) {}
     }
 
     @Test func connectionRefusedWithABodyStillAnswers502() async throws {
-        let dead = try closedPort()
-        try await withGatehouse(routing: .url("http://127.0.0.1:\(dead)")) { gatehouse in
+        let dead = try DeadPort()
+        try await withGatehouse(routing: .url("http://127.0.0.1:\(dead.port)")) { gatehouse in
             let client = try gatehouse.connect()
             try client.send(rawRequest("POST", "/api/a", headers: try gatehouse.bearer(), body: "payload"))
             #expect(try client.readResponse().status == 502)
         }
+        withExtendedLifetime(dead) {}
     }
 
     @Test func silentUpstreamIs504() async throws {
