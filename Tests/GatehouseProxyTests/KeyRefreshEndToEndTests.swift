@@ -90,15 +90,6 @@ final class MockIdentityProvider: Sendable {
             group: group, port: port, head: HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))
     }
 
-    /// Polls (bounded) until `condition` holds; it never asserts how long that took.
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<300 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return false
-    }
-
     /// Gatehouse in front of an echo upstream, with keys from a mock identity provider on loopback.
     struct Running {
         let group: MultiThreadedEventLoopGroup
@@ -181,7 +172,7 @@ final class MockIdentityProvider: Sendable {
         // Provider down later: the last good keys stay in force.
         idp.serve(nil)
         let before = idp.requests
-        #expect(try await eventually { idp.requests > before })
+        #expect(await eventually { idp.requests > before })
         #expect(try await status(port, group, path: "/api/x", token: secondToken) == 200)
         try await running.stop()
     }
@@ -197,8 +188,8 @@ final class MockIdentityProvider: Sendable {
         // would cover the first miss (by design). Either way the count below would not show whether the proxy's
         // key-miss hook works.
         let source = try #require(running.keys.source(for: Self.issuer))
-        #expect(try await eventually { !(running.store.snapshot.keys.keysByIssuer[Self.issuer] ?? []).isEmpty })
-        #expect(try await eventually { !source.isFetching })
+        #expect(await eventually { !(running.store.snapshot.keys.keysByIssuer[Self.issuer] ?? []).isEmpty })
+        #expect(await eventually { !source.isFetching })
         #expect(try await status(port, group, path: "/api/x", token: good) == 200)
         let fetchesBefore = idp.requests
 
@@ -209,8 +200,8 @@ final class MockIdentityProvider: Sendable {
             #expect(try await status(port, group, path: "/api/x", token: forged) == 401)
         }
         // The first unknown kid starts one refetch (the proxy's key-miss hook is wired); the other 59 start none.
-        #expect(try await eventually { idp.requests - fetchesBefore == 1 })
-        #expect(try await eventually { !source.isFetching })
+        #expect(await eventually { idp.requests - fetchesBefore == 1 })
+        #expect(await eventually { !source.isFetching })
         #expect(idp.requests - fetchesBefore == 1, "60 random kids cost one fetch per cooldown")
         #expect(try await status(port, group, path: "/api/x", token: good) == 200)
         try await running.stop()

@@ -249,6 +249,16 @@ func withGatehouse(
     await harness.stop()
 }
 
+/// Polls `condition` every 10 ms, at most `attempts` times, until it holds; returns whether it did. It never asserts
+/// how long that took.
+func eventually(attempts: Int = 600, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    for _ in 0..<attempts {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return false
+}
+
 /// A port on 127.0.0.1 where nothing listens: its socket stays bound, never listening, until this is released, so
 /// that no listener of a test running alongside can take the port meanwhile (connecting is refused).
 final class DeadPort: Sendable {

@@ -12,15 +12,7 @@ struct ProxyShutdownTests {
             let server = gatehouse.server
             let shutdown = Task { await server.shutdown(grace: 20) }
             // The listener goes away while the request is still held by the upstream.
-            var refused = false
-            for _ in 0..<500 {
-                if !RawClient.canConnect(port: gatehouse.port) {
-                    refused = true
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            #expect(refused)
+            #expect(await eventually(attempts: 500) { !RawClient.canConnect(port: gatehouse.port) })
             #expect(gatehouse.upstream.completedRequests.count == 1)
 
             gatehouse.upstream.release()

@@ -150,12 +150,9 @@ final class RecordingUpstream: Sendable {
     /// Waits (polling, at most `attempts` × 10 ms) until `condition` holds for the upstream; returns whether it did.
     @discardableResult
     func wait(attempts: Int = 1000, until condition: (RecordingUpstream) -> Bool) async -> Bool {
-        for _ in 0..<attempts {
-            if condition(self) { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return condition(self)
+        await eventually(attempts: attempts) { condition(self) }
     }
+
 
     // MARK: recording, from the connections' handlers
 
