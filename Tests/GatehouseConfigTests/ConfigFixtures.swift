@@ -130,6 +130,14 @@ struct TemporaryDirectory {
         try text.write(toFile: path + "/" + relativePath, atomically: true, encoding: .utf8)
     }
 
+    /// Writes the public half of a fresh P-256 key as PEM.
+    func writeP256PublicKey(to relativePath: String) throws {
+        guard case .p256Private(let key) = try KeyMaterial.generate(.p256) else {
+            throw KeyError("expected a P-256 key")
+        }
+        try write(key.publicKey.pemRepresentation, to: relativePath)
+    }
+
     func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }

@@ -441,11 +441,7 @@ struct ConfigurationLoaderTests {
     func pemFiles() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        guard case .p256Private(let key) = try KeyMaterial.generate(.p256) else {
-            Issue.record("expected a P-256 key")
-            return
-        }
-        try directory.write(key.publicKey.pemRepresentation, to: "keys/es.pem")
+        try directory.writeP256PublicKey(to: "keys/es.pem")
         try directory.write("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n", to: "keys/garbage.pem")
 
         let good = ConfigFixture.valid(replacing: "algorithms: [HS256]\n      secret_env: GH_SECRET", with: "algorithms: [ES256]\n      pem_file: keys/es.pem")

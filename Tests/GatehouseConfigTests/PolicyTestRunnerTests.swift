@@ -127,11 +127,7 @@ struct PolicyTestRunnerTests {
     func publicKeySwapped() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        guard case .p256Private(let key) = try KeyMaterial.generate(.p256) else {
-            Issue.record("expected a P-256 key")
-            return
-        }
-        try directory.write(key.publicKey.pemRepresentation, to: "keys/es.pem")
+        try directory.writeP256PublicKey(to: "keys/es.pem")
         let yaml = Self.runnerFile.replacingOccurrences(
             of: "algorithms: [HS512]\n      secret_env: GH_SECRET", with: "algorithms: [ES256]\n      pem_file: keys/es.pem")
         // The swap must have happened, or this would test the HS512 file again.
