@@ -23,6 +23,17 @@ import Testing
 
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
+    /// A plain GET of a public route that closes the connection after its answer.
+    static let plainGet = Array("GET /public/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+
+    /// Gatehouse with `configuration` on an ephemeral loopback port.
+    func serve(_ configuration: GatehouseConfiguration, group: any EventLoopGroup) async throws -> (ProxyServer, Int) {
+        let server = ProxyServer(
+            store: ConfigurationStore(try ConfigurationStore.Snapshot(configuration: configuration)), group: group,
+            logger: quiet, accessLogger: quiet)
+        return (server, try await server.start(host: "127.0.0.1", port: 0).port ?? 0)
+    }
+
     func yaml(upstream: String, extra: String = "") -> String {
         """
         upstream: \(upstream)
@@ -89,10 +100,7 @@ import Testing
             upstream: "http://127.0.0.1:\(echoPort)",
             extra: "tls: {cert_file: \(Self.certificate), key_file: \(Self.key)}")
         let configuration = try await ConfigurationLoader().load(yaml: text, file: "routes.yaml")
-        let server = ProxyServer(
-            store: ConfigurationStore(try ConfigurationStore.Snapshot(configuration: configuration)), group: group,
-            logger: quiet, accessLogger: quiet)
-        let port = try await server.start(host: "127.0.0.1", port: 0).port ?? 0
+        let (server, port) = try await serve(configuration, group: group)
 
         let response = try await tlsRequest(port: port, group: group, path: "/public/hello")
         #expect(response.hasPrefix("HTTP/1.1 200"))
@@ -132,11 +140,8 @@ import Testing
         let trusted = try await ConfigurationLoader().load(
             yaml: yaml(upstream: "https://localhost:\(upstreamPort)", extra: "upstream_ca_file: \(Self.certificate)"),
             file: "routes.yaml")
-        let server = ProxyServer(
-            store: ConfigurationStore(try ConfigurationStore.Snapshot(configuration: trusted)), group: group,
-            logger: quiet, accessLogger: quiet)
-        let port = try await server.start(host: "127.0.0.1", port: 0).port ?? 0
-        let ok = try await RawSocket.exchange(port: port, bytes: Array("GET /public/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        let (server, port) = try await serve(trusted, group: group)
+        let ok = try await RawSocket.exchange(port: port, bytes: Self.plainGet)
         #expect(ok.hasPrefix("HTTP/1.1 200"))
         #expect(ok.hasSuffix("tls-ok"))
         await server.shutdown(grace: 1)
@@ -144,11 +149,8 @@ import Testing
         // The system trust store does not know the test CA: 502, never a plaintext fallback.
         let untrusted = try await ConfigurationLoader().load(
             yaml: yaml(upstream: "https://localhost:\(upstreamPort)"), file: "routes.yaml")
-        let strict = ProxyServer(
-            store: ConfigurationStore(try ConfigurationStore.Snapshot(configuration: untrusted)), group: group,
-            logger: quiet, accessLogger: quiet)
-        let strictPort = try await strict.start(host: "127.0.0.1", port: 0).port ?? 0
-        let refused = try await RawSocket.exchange(port: strictPort, bytes: Array("GET /public/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        let (strict, strictPort) = try await serve(untrusted, group: group)
+        let refused = try await RawSocket.exchange(port: strictPort, bytes: Self.plainGet)
         #expect(refused.hasPrefix("HTTP/1.1 502"))
         await strict.shutdown(grace: 1)
 
