@@ -47,25 +47,51 @@ package enum HeaderName {
         }
     }
 
+    // The helpers below take concrete byte buffers, not generic collections: they run per header on the data path,
+    // in another module, where a generic would be called unspecialized (metadata lookups on every call).
+
     /// ASCII case-insensitive equality of two byte sequences (header names, tokens, schemes).
-    @inlinable
-    package static func equalsIgnoringCase<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
-        @inline(__always) func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
-        return a.count == b.count && zip(a, b).allSatisfy { lower($0) == lower($1) }
+    package static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        for index in 0..<a.count where asciiLower(a[index]) != asciiLower(b[index]) { return false }
+        return true
+    }
+
+    /// ASCII case-insensitive equality of bytes with a literal.
+    package static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
+        b.withUTF8Buffer { equalsIgnoringCase(a, UnsafeRawBufferPointer($0)) }
     }
 
     /// ASCII case-insensitive equality of two strings.
-    @inlinable
     package static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        equalsIgnoringCase(a.utf8, b.utf8)
+        guard a.utf8.count == b.utf8.count else { return false }
+        var a = a
+        var b = b
+        return a.withUTF8 { a in b.withUTF8 { b in equalsIgnoringCase(UnsafeRawBufferPointer(a), UnsafeRawBufferPointer(b)) } }
     }
 
+    @inline(__always)
+    private static func asciiLower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+
     /// `bytes` without leading and trailing spaces and tabs.
-    @inlinable
-    package static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
-        var slice = bytes[...]
-        while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
-        while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
-        return slice
+    package static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// `text` without leading and trailing spaces and tabs.
+    package static func trimmed(_ text: Substring) -> Substring {
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var end = utf8.endIndex
+        while start < end, utf8[start] == 0x20 || utf8[start] == 0x09 { start = utf8.index(after: start) }
+        while end > start, utf8[utf8.index(before: end)] == 0x20 || utf8[utf8.index(before: end)] == 0x09 {
+            end = utf8.index(before: end)
+        }
+        // Spaces and tabs are ASCII: these indices are scalar boundaries.
+        return Substring(utf8[start..<end])
     }
 }

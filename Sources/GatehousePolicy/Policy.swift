@@ -172,7 +172,9 @@ public struct Policy: Sendable {
         // Byte-level over contiguous UTF-8: a token is hundreds of bytes, and Character iteration would cost
         // microseconds.
         let value = headers[0]
-        let shape = value.utf8.withContiguousStorageIfAvailable(Self.credentialShape) ?? Self.credentialShape(Array(value.utf8)[...])
+        let shape =
+            value.utf8.withContiguousStorageIfAvailable { Self.credentialShape(UnsafeRawBufferPointer($0)) }
+            ?? Array(value.utf8).withUnsafeBytes(Self.credentialShape)
         switch shape {
         case .empty:
             return .failure(TokenError(.credentialsMalformed, "the Bearer credential is empty"))
@@ -195,21 +197,18 @@ public struct Policy: Sendable {
     }
 
     /// What an `Authorization` value holds: `Bearer` (any casing), one space, then a token without blanks.
-    private static func credentialShape<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> CredentialShape {
+    private static func credentialShape(_ bytes: UnsafeRawBufferPointer) -> CredentialShape {
         guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else {
-            return isBearer(bytes[...]) ? .empty : .notBearer
+            return HeaderName.equalsIgnoringCase(bytes, "bearer") ? .empty : .notBearer
         }
-        guard isBearer(bytes[bytes.startIndex..<space]) else { return .otherScheme }
-        let token = bytes[bytes.index(after: space)...]
+        guard HeaderName.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: bytes[..<space]), "bearer") else {
+            return .otherScheme
+        }
+        let token = bytes[(space + 1)...]
         guard !token.isEmpty, !token.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
             return .notOneToken
         }
-        return .token(bytes.distance(from: bytes.startIndex, to: token.startIndex))
-    }
-
-    /// Whether `scheme` is `Bearer` in any casing.
-    private static func isBearer<Bytes: Collection<UInt8>>(_ scheme: Bytes) -> Bool {
-        HeaderName.equalsIgnoringCase(scheme, "bearer".utf8)
+        return .token(space + 1)
     }
 
     private func check(

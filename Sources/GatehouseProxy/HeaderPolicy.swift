@@ -91,21 +91,23 @@ enum HeaderPolicy {
 
     /// What `name` is, in any casing (exact bytes otherwise: `X_Forwarded_For` is `.other` here).
     static func classify(_ name: String) -> Known {
-        classify(name.utf8)
+        guard name.utf8.count < knownByLength.count else { return .other }
+        var name = name
+        return name.withUTF8 { classify(UnsafeRawBufferPointer($0)) }
     }
 
     /// What the name in `bytes` is, in any casing.
-    static func classify<Name: Collection<UInt8>>(_ name: Name) -> Known {
+    static func classify(_ name: UnsafeRawBufferPointer) -> Known {
         let count = name.count
         guard count < knownByLength.count else { return .other }
-        for candidate in knownByLength[count] where HeaderName.equalsIgnoringCase(name, candidate.bytes) { return candidate.kind }
+        for candidate in knownByLength[count] where candidate.bytes.withUnsafeBytes({ HeaderName.equalsIgnoringCase(name, $0) }) { return candidate.kind }
         return .other
     }
 
     /// Whether `name` is one of the configured identity names or under the reserved `x-auth-` prefix, in any
     /// casing, for a name without `_` or `.` (those take ``isIdentityHeader(_:identityNames:)`` after folding).
     static func isIdentityName(_ name: String, identityNames: Set<String>) -> Bool {
-        if HeaderName.equalsIgnoringCase(name.utf8.prefix(7), "x-auth-".utf8) { return true }
+        if name.utf8.count >= 7, HeaderName.equalsIgnoringCase(String(Substring(name.utf8.prefix(7))), "x-auth-") { return true }
         return identityNames.contains { HeaderName.equalsIgnoringCase(name, $0) }
     }
 
@@ -220,7 +222,7 @@ enum HeaderPolicy {
         var tokens = Set<String>()
         for value in values {
             for token in value.split(separator: ",") {
-                let name = String(decoding: HeaderName.trimmed(token.utf8), as: UTF8.self).lowercased()
+                let name = HeaderName.trimmed(token).lowercased()
                 if name.isEmpty { continue }
                 if protectedHeaders.contains(name) || isIdentityHeader(HeaderName.fold(name), identityNames: identityNames)
                     || forwardingHeaders.contains(name) || name == "x-request-id"
@@ -375,11 +377,11 @@ enum HeaderPolicy {
     /// body itself). `Upgrade` and `Connection` stay on a `101` that is being spliced.
     static func writeResponseFields(of head: UpstreamResponseHead, keepUpgrade: Bool, into buffer: inout ByteBuffer) {
         head.bytes.withUnsafeReadableBytes { raw in
-            var nominated: [UnsafeRawBufferPointer.SubSequence] = []
+            var nominated: [UnsafeRawBufferPointer] = []
             if head.nominatesHeaders {
                 for field in head.fields where field.kind == .connection {
                     for token in raw[field.value].split(separator: UInt8(ascii: ",")) {
-                        let name = HeaderName.trimmed(token)
+                        let name = HeaderName.trimmed(UnsafeRawBufferPointer(rebasing: token))
                         if nominatesHeader(name) { nominated.append(name) }
                     }
                 }
@@ -414,11 +416,11 @@ enum HeaderPolicy {
     /// Whether a token of an upstream's `Connection` names a header to remove: `keep-alive` names a hop-by-hop
     /// header (dropped anyway), `close` names none, and the framing headers cannot be nominated away (the body was
     /// framed by them).
-    static func nominatesHeader<Token: Collection<UInt8>>(_ token: Token) -> Bool {
-        !token.isEmpty && !HeaderName.equalsIgnoringCase(token, "keep-alive".utf8)
-            && !HeaderName.equalsIgnoringCase(token, "close".utf8)
-            && !HeaderName.equalsIgnoringCase(token, "content-length".utf8)
-            && !HeaderName.equalsIgnoringCase(token, "transfer-encoding".utf8)
+    static func nominatesHeader(_ token: UnsafeRawBufferPointer) -> Bool {
+        !token.isEmpty && !HeaderName.equalsIgnoringCase(token, "keep-alive")
+            && !HeaderName.equalsIgnoringCase(token, "close")
+            && !HeaderName.equalsIgnoringCase(token, "content-length")
+            && !HeaderName.equalsIgnoringCase(token, "transfer-encoding")
     }
 
 

@@ -42,7 +42,7 @@ struct UpstreamResponseHead {
 
     /// The values of the fields named `name` (ASCII case-insensitive), as text.
     func values(_ name: String) -> [String] {
-        fields.filter { HeaderName.equalsIgnoringCase(self.name($0), name.utf8) }.map { String(decoding: value($0), as: UTF8.self) }
+        fields.filter { HeaderName.equalsIgnoringCase(String(decoding: self.name($0), as: UTF8.self), name) }.map { String(decoding: value($0), as: UTF8.self) }
     }
 
     var reasonPhrase: String { String(decoding: slice(reason), as: UTF8.self) }
@@ -435,12 +435,12 @@ struct UpstreamResponseParser {
                 contentLength = valueBytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
             case .transferEncoding:
                 transferEncodings += 1
-                chunked = HeaderName.equalsIgnoringCase(valueBytes, "chunked".utf8)
+                chunked = HeaderName.equalsIgnoringCase(valueBytes, "chunked")
             case .connection:
                 for token in valueBytes.split(separator: UInt8(ascii: ",")) {
-                    let trimmed = HeaderName.trimmed(token)
-                    if HeaderName.equalsIgnoringCase(trimmed, "close".utf8) { close = true }
-                    if HeaderName.equalsIgnoringCase(trimmed, "keep-alive".utf8) { keepAliveToken = true }
+                    let trimmed = HeaderName.trimmed(UnsafeRawBufferPointer(rebasing: token))
+                    if HeaderName.equalsIgnoringCase(trimmed, "close") { close = true }
+                    if HeaderName.equalsIgnoringCase(trimmed, "keep-alive") { keepAliveToken = true }
                     if HeaderPolicy.nominatesHeader(trimmed) { nominatesHeaders = true }
                 }
             default:
