@@ -62,6 +62,13 @@ package enum HeaderName {
         b.withUTF8Buffer { equalsIgnoringCase(a, UnsafeRawBufferPointer($0)) }
     }
 
+    /// ASCII case-insensitive equality of bytes with a string.
+    package static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: String) -> Bool {
+        guard a.count == b.utf8.count else { return false }
+        var b = b
+        return b.withUTF8 { equalsIgnoringCase(a, UnsafeRawBufferPointer($0)) }
+    }
+
     /// ASCII case-insensitive equality of two strings.
     package static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }

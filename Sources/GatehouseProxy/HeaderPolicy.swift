@@ -6,7 +6,7 @@ import NIOHTTP1
 /// Client header hygiene and upstream header construction: one strict reading of the client's head, then a head
 /// for the upstream that Gatehouse writes itself.
 ///
-/// Order (see SECURITY.md): validate framing and syntax → refuse a `Connection` that nominates a protected header →
+/// Order (see SECURITY.md): validate framing and syntax (``RequestParser``) → refuse a `Connection` that nominates a protected header →
 /// drop hop-by-hop and nominated headers → drop every client copy of an identity header (any case, `_`/`.`
 /// spellings) → drop path/method override headers → set forwarding metadata → inject the identity headers.
 enum HeaderPolicy {
@@ -89,14 +89,7 @@ enum HeaderPolicy {
         return table
     }()
 
-    /// What `name` is, in any casing (exact bytes otherwise: `X_Forwarded_For` is `.other` here).
-    static func classify(_ name: String) -> Known {
-        guard name.utf8.count < knownByLength.count else { return .other }
-        var name = name
-        return name.withUTF8 { classify(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// What the name in `bytes` is, in any casing.
+    /// What the name in `bytes` is, in any casing (exact bytes otherwise: `X_Forwarded_For` is `.other` here).
     static func classify(_ name: UnsafeRawBufferPointer) -> Known {
         let count = name.count
         guard count < knownByLength.count else { return .other }
@@ -104,10 +97,12 @@ enum HeaderPolicy {
         return .other
     }
 
-    /// Whether `name` is one of the configured identity names or under the reserved `x-auth-` prefix, in any
-    /// casing, for a name without `_` or `.` (those take ``isIdentityHeader(_:identityNames:)`` after folding).
-    static func isIdentityName(_ name: String, identityNames: Set<String>) -> Bool {
-        if name.utf8.count >= 7, HeaderName.equalsIgnoringCase(String(Substring(name.utf8.prefix(7))), "x-auth-") { return true }
+    /// Whether the name in `name` is one of the configured identity names or under the reserved `x-auth-` prefix,
+    /// in any casing, for a name without `_` or `.` (those take ``isIdentityHeader(_:identityNames:)`` after folding).
+    static func isIdentityName(_ name: UnsafeRawBufferPointer, identityNames: Set<String>) -> Bool {
+        if name.count >= 7, HeaderName.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: name[0..<7]), "x-auth-") {
+            return true
+        }
         return identityNames.contains { HeaderName.equalsIgnoringCase(name, $0) }
     }
 
@@ -117,90 +112,8 @@ enum HeaderPolicy {
         identityNames.contains(folded) || folded.hasPrefix("x-auth-")
     }
 
-    /// What the data path needs from a request head, gathered in the one pass that validates it.
-    struct RequestFacts {
-        var framing = BodyFraming.none
-        var host: String?
-        var authorization: [Substring] = []
-        var expect: String?
-        var upgrade: String?
-        var requestID: String?
-        /// The values of the `Connection` headers (their tokens are read by ``connectionTokens(_:identityNames:)``).
-        var connection: [String] = []
-    }
-
-    /// Checks the head's syntax and framing (the body framing is in the result) and gathers the headers the data path
-    /// reads.
-    static func inspect(_ head: HTTPRequestHead, limits: ServerSettings.Limits) throws(Refusal) -> RequestFacts {
-        var facts = RequestFacts()
-        guard head.version.major == 1 else { throw Refusal(status: 505, detail: "only HTTP/1.x is served here") }
-        if head.headers.count > limits.maxHeaders {
-            throw Refusal(status: 431, detail: "too many header fields")
-        }
-        var contentLength: Int? = nil
-        var lengthCount = 0
-        var transferEncodings = 0
-        var chunked = false
-        var hostCount = 0
-        for (name, value) in head.headers {
-            if containsControl(value) {
-                throw Refusal(status: 400, detail: "control character in header \(name.prefix(40))")
-            }
-            guard HeaderName.isToken(name) else { throw Refusal(status: 400, detail: "invalid header name") }
-            switch classify(name) {
-            case .contentLength:
-                lengthCount += 1
-                guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), value.utf8.count <= 18,
-                    let length = Int(value)
-                else {
-                    throw Refusal(status: 400, detail: "invalid Content-Length")
-                }
-                contentLength = length
-            case .transferEncoding:
-                transferEncodings += 1
-                chunked = HeaderName.equalsIgnoringCase(value, "chunked")
-                if !chunked { throw Refusal(status: 400, detail: "only Transfer-Encoding: chunked is accepted") }
-            case .host:
-                hostCount += 1
-                facts.host = value
-            case .authorization:
-                facts.authorization.append(Substring(value))
-            case .expect:
-                if facts.expect == nil { facts.expect = value }
-            case .upgrade:
-                if facts.upgrade == nil { facts.upgrade = value }
-            case .requestID:
-                if facts.requestID == nil { facts.requestID = value }
-            case .connection:
-                facts.connection.append(value)
-            default:
-                break
-            }
-        }
-        if lengthCount > 1 { throw Refusal(status: 400, detail: "more than one Content-Length") }
-        if transferEncodings > 1 { throw Refusal(status: 400, detail: "more than one Transfer-Encoding") }
-        if lengthCount > 0 && transferEncodings > 0 {
-            throw Refusal(status: 400, detail: "both Content-Length and Transfer-Encoding")
-        }
-        if hostCount > 1 { throw Refusal(status: 400, detail: "more than one Host header") }
-        if hostCount == 0 && head.version.minor >= 1 { throw Refusal(status: 400, detail: "missing Host header") }
-        if chunked && head.version.minor == 0 {
-            throw Refusal(status: 400, detail: "chunked transfer coding is not allowed in HTTP/1.0")
-        }
-        if let contentLength {
-            if let max = limits.maxBodyBytes, contentLength > max {
-                throw Refusal(status: 413, detail: "the request body is larger than \(max) bytes")
-            }
-            facts.framing = .length(contentLength)
-        } else {
-            facts.framing = chunked ? .chunked : .none
-        }
-        return facts
-    }
-
     /// The origin-form target: the target itself, or the path and query of an absolute-form target for this host.
-    static func originTarget(_ head: HTTPRequestHead, host: String?) throws(Refusal) -> String {
-        let uri = head.uri
+    static func originTarget(_ uri: String, host: String?) throws(Refusal) -> String {
         if uri.utf8.first == UInt8(ascii: "/") { return uri }
         let lower = uri.lowercased()
         for scheme in ["http://", "https://"] where lower.hasPrefix(scheme) {
@@ -239,10 +152,8 @@ enum HeaderPolicy {
     /// hygiene, then what Gatehouse adds (framing, `Connection: Upgrade`, forwarding headers, `X-Request-Id`, the
     /// identity headers, and `Host: defaultHost` when the client sent none).
     static func upstreamHead(
-        method: HTTPMethod,
         target: String,
-        from head: HTTPRequestHead,
-        framing: BodyFraming,
+        from head: RequestHead,
         nominated: Set<String>,
         identity: [IdentityHeaderValue],
         identityNames: Set<String>,
@@ -253,7 +164,8 @@ enum HeaderPolicy {
         defaultHost: String,
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 1024)
+        let method = head.method
+        var buffer = allocator.buffer(capacity: head.bytes.readableBytes + 512)
         buffer.writeString(method.rawValue)
         buffer.writeStaticString(" ")
         buffer.writeString(target)
@@ -264,12 +176,36 @@ enum HeaderPolicy {
         var sawHost = false
         var keptProto = false
         var keptForwardedHost = false
-        for (name, value) in head.headers {
-            let plain = !name.utf8.contains(where: { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
-            if plain {
-                // The common case, decided without allocating: for such a name the folded and lower-case
-                // spellings are the same, and `classify` and `isIdentityName` ignore case.
-                let kind = classify(name)
+        head.bytes.withUnsafeReadableBytes { raw in
+            func write(_ field: RequestHead.Field) {
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.name]))
+                buffer.writeStaticString(": ")
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.value]))
+                buffer.writeStaticString("\r\n")
+            }
+            for field in head.fields {
+                let name = UnsafeRawBufferPointer(rebasing: raw[field.name])
+                guard field.isPlain else {
+                    // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
+                    let text = String(decoding: name, as: UTF8.self)
+                    let folded = HeaderName.fold(text)
+                    let lower = HeaderName.lowercase(text)
+                    // Framing and hop-by-hop names go in these spellings too: a stack that reads `Transfer_Encoding`
+                    // as `Transfer-Encoding` must not see a body framing Gatehouse did not check.
+                    if hopByHop.contains(folded) || nominated.contains(lower) || overrideHeaders.contains(folded)
+                        || folded == "content-length" || folded == "x-request-id"
+                    {
+                        continue
+                    }
+                    if isIdentityHeader(folded, identityNames: identityNames) { continue }
+                    // Only the standard spelling of a forwarding header may come from a trusted proxy: these never do.
+                    if forwardingHeaders.contains(folded) { continue }
+                    write(field)
+                    continue
+                }
+                // The common case, decided without allocating: for such a name the folded and lower-case spellings
+                // are the same, and the parser classified it ignoring case.
+                let kind = field.kind
                 switch kind {
                 case .hopByHop, .connection, .upgrade, .transferEncoding, .expect, .proxyAuthenticate, .override,
                     .contentLength, .requestID:
@@ -281,8 +217,10 @@ enum HeaderPolicy {
                 if isIdentityName(name, identityNames: identityNames) { continue }
                 switch kind {
                 case .xForwardedFor, .forwarded:
-                    if trusted && kind == .forwarded { priorForwarded.append(value) }
-                    if trusted && kind == .xForwardedFor { priorForwardedFor.append(value) }
+                    if trusted {
+                        let value = String(decoding: raw[field.value], as: UTF8.self)
+                        if kind == .forwarded { priorForwarded.append(value) } else { priorForwardedFor.append(value) }
+                    }
                     continue
                 case .xForwardedProto, .xForwardedHost:
                     // A trusted proxy's X-Forwarded-Proto/Host are kept as they are.
@@ -293,25 +231,10 @@ enum HeaderPolicy {
                 default:
                     break
                 }
-                ResponseWriter.writeField(name, value, into: &buffer)
-                continue
+                write(field)
             }
-            // `_`/`.` spellings count: CGI/WSGI-style stacks read `X_Original_URL` as `X-Original-URL`.
-            let folded = HeaderName.fold(name)
-            let lower = HeaderName.lowercase(name)
-            // Framing and hop-by-hop names go in these spellings too: a stack that reads `Transfer_Encoding` as
-            // `Transfer-Encoding` must not see a body framing Gatehouse did not check.
-            if hopByHop.contains(folded) || nominated.contains(lower) || overrideHeaders.contains(folded)
-                || folded == "content-length" || folded == "x-request-id"
-            {
-                continue
-            }
-            if isIdentityHeader(folded, identityNames: identityNames) { continue }
-            // Only the standard spelling of a forwarding header may come from a trusted proxy: these never do.
-            if forwardingHeaders.contains(folded) { continue }
-            ResponseWriter.writeField(name, value, into: &buffer)
         }
-        switch framing {
+        switch head.framing {
         case .length(let length): ResponseWriter.writeField("Content-Length", String(length), into: &buffer)
         case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
         case .none: if method.hasRequestBodyRequired { buffer.writeStaticString("Content-Length: 0\r\n") }
@@ -437,14 +360,6 @@ enum HeaderPolicy {
                 return false
             }
         }
-    }
-
-    /// Whether a header value holds a control character other than HTAB (over contiguous bytes when it can: a
-    /// bearer token is hundreds of bytes).
-    static func containsControl(_ value: String) -> Bool {
-        @inline(__always) func isControl(_ byte: UInt8) -> Bool { (byte < 0x20 && byte != 0x09) || byte == 0x7F }
-        if let found = value.utf8.withContiguousStorageIfAvailable({ $0.contains(where: isControl) }) { return found }
-        return value.utf8.contains(where: isControl)
     }
 
     /// Whether `byte` may stand in the `host=` of a `Forwarded` element unquoted: a token byte, `:` or a bracket

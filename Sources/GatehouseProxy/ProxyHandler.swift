@@ -18,7 +18,8 @@ import Darwin
 ///
 /// Protocol decisions live in ``RelayStateMachine``; this handler carries out its actions.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamOwner {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -77,28 +78,24 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var exchangeSerial = 0
     private var requestIDs = RequestIDGenerator()
     private var metrics = ConnectionMetrics()
-    /// What the client sent past the request in flight (pipelined requests, or a parse error in them), delivered in
-    /// order once that exchange ends. Reads stop while anything waits here.
-    private var queued = CircularBuffer<Inbound>()
-    private var deliveringQueued = false
+    private var parser: RequestParser
+    /// What the client sent that is not parsed yet: a pipelined request waiting for the one in flight to be answered,
+    /// or what follows an upgrade request. Reads stop while anything waits here.
+    private var inbound: ByteBuffer?
+    private var parsing = false
+    /// Fed to the parser for an event that needs no bytes.
+    private let noBytes = ByteBuffer()
     /// Set by a server shutdown: the exchange in flight is the connection's last.
     private var quiescing = false
     /// The relayed response's head, held until its first body bytes (a small body goes out in the same buffer), its
     /// end, or the end of the upstream read.
     private var heldHead: ByteBuffer?
-    /// Set by an upgrade request: the decoder parses nothing after it.
-    private var decoderStopped = false
-
-    private enum Inbound {
-        case part(HTTPServerRequestPart)
-        case error(any Error)
-    }
-
     init(store: ConfigurationStore, pool: UpstreamPool, environment: ProxyEnvironment, logger: Logger) {
         self.store = store
         self.pool = pool
         self.environment = environment
         self.logger = logger
+        self.parser = RequestParser(limits: store.snapshot.configuration.server.limits)
     }
 
     var clientIsWritable: Bool { context?.channel.isWritable ?? false }
@@ -128,8 +125,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         self.context = nil
     }
 
-    /// Leaves the pipeline (when spliced), passing on a read it was holding back.
+    /// Leaves the pipeline (when spliced), handing on what the client sent after its upgrade request and a read it was
+    /// holding back.
     func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        if let leftover = inbound, leftover.readableBytes > 0 {
+            inbound = nil
+            context.fireChannelRead(wrapInboundOut(leftover))
+            context.fireChannelReadComplete()
+        }
         if pendingRead {
             pendingRead = false
             context.read()
@@ -139,7 +142,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimer()
-        queued.removeAll()
+        inbound = nil
         let action = machine.clientClosed()
         if action == .abort, let upstream {
             upstream.handler.owner = nil
@@ -150,16 +153,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if !queued.isEmpty {
-            queued.append(.part(part))
-            return
+        var buffer = unwrapInboundIn(data)
+        if inbound == nil {
+            inbound = buffer
+        } else {
+            inbound!.writeBuffer(&buffer)
         }
-        if case .head = part, holdsNextRequest {
-            queued.append(.part(part))
-            return
-        }
-        deliver(part, context: context)
+        parseInbound(context: context)
     }
 
     /// Whether the request in flight has been read whole while its exchange goes on: what the client sends now
@@ -171,14 +171,35 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
-    private func deliver(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
-        case .head(let head):
-            receiveHead(head, context: context)
-        case .body(let buffer):
-            receiveBody(buffer, context: context)
-        case .end:
-            receiveEnd(context: context)
+    /// Parses what the client sent and hands on each event, up to the start of a request that must wait for the one
+    /// in flight (its bytes stay in `inbound`).
+    private func parseInbound(context: ChannelHandlerContext) {
+        // Handing on an event may end an exchange, which parses on: this loop then goes on instead.
+        guard !parsing else { return }
+        parsing = true
+        defer { parsing = false }
+        while var buffer = inbound ?? (parser.hasEventPending ? noBytes : nil) {
+            if machine.state == .closing {
+                // Nothing the client sends after an answer that ends the connection is a request.
+                inbound = nil
+                return
+            }
+            if parser.isBetweenRequests && holdsNextRequest { return }
+            inbound = nil
+            let event: RequestParser.Event?
+            do {
+                event = try parser.next(&buffer)
+            } catch {
+                refuse(error)
+                return
+            }
+            if buffer.readableBytes > 0 { inbound = buffer }
+            guard let event else { return }
+            switch event {
+            case .head(let head): receiveHead(head, context: context)
+            case .body(let body): receiveBody(body, context: context)
+            case .end: receiveEnd(context: context)
+            }
         }
     }
 
@@ -196,9 +217,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func read(context: ChannelHandlerContext) {
-        // Nothing more is read while requests wait, nor after an upgrade request while its exchange goes on: NIO's
-        // decoder stops parsing after one, so what the client sends would pile up unparsed.
-        if !queued.isEmpty || decoderStopped && holdsNextRequest {
+        // Nothing more is read while a request waits unparsed (pipelined, or after an upgrade request).
+        if let inbound, inbound.readableBytes > 0 {
             pendingRead = true
             return
         }
@@ -213,34 +233,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is HTTPParserError, !queued.isEmpty || holdsNextRequest {
-            // A later request is malformed: it is answered in its turn.
-            queued.append(.error(error))
-            return
-        }
-        handleError(error, context: context)
+        abortBoth()
     }
 
-    private func handleError(_ error: any Error, context: ChannelHandlerContext) {
-        if let parserError = error as? HTTPParserError {
-            let answer: LocalAnswer
-            if parserError == .headerOverflow {
-                answer = LocalAnswer(status: 431, reason: "head_too_large", detail: "the request head is too large")
-            } else {
-                answer = LocalAnswer(status: 400, reason: "request_invalid", detail: "malformed HTTP request")
-            }
-            switch machine.requestInvalid() {
-            case .answerLocally:
-                if exchange == nil { beginExchange(version: .http1_1, method: .GET, path: "-") }
-                writeLocal(answer, close: true)
-            case let action:
-                // A bad body after an authorized head: the upstream connection (which may have seen part of the
-                // request) is closed, and the client still gets its 400 when no response started.
-                carryOut(action)
-            }
-            return
+    /// A request the parser refused: 400 (431 for a head over the limit) while nothing was answered yet, and the
+    /// connection is closed.
+    private func refuse(_ refusal: HeaderPolicy.Refusal) {
+        inbound = nil
+        switch machine.requestInvalid() {
+        case .answerLocally:
+            if exchange == nil { beginExchange(version: .http1_1, method: .GET, path: "-") }
+            writeLocal(.refused(refusal), close: true)
+        case let action:
+            // A bad body after an authorized head: the upstream connection (which may have seen part of the
+            // request) is closed, and the client still gets its 400 when no response started.
+            carryOut(action)
         }
-        abortBoth()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -250,31 +258,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         // The server is shutting down: an idle connection closes now; a busy one after the exchange in flight.
         quiescing = true
-        if machine.state == .idle && queued.isEmpty && (exchange == nil || exchange?.responseStatus != 0) {
+        if machine.state == .idle && (inbound?.readableBytes ?? 0) == 0 && (exchange == nil || exchange?.responseStatus != 0) {
             context.close(promise: nil)
         } else {
             exchange?.clientKeepAlive = false
         }
     }
 
-    /// Hands on what waited behind the exchange that just ended, up to the next request that must wait in turn.
+    /// Parses on after the exchange that just ended: the next request may have waited behind it.
     private func deliverQueued() {
-        guard !deliveringQueued, let context else { return }
-        deliveringQueued = true
-        defer { deliveringQueued = false }
-        delivery: while let next = queued.first {
-            switch next {
-            case .part(.head), .error:
-                if holdsNextRequest { break delivery }
-            default:
-                break
-            }
-            queued.removeFirst()
-            switch next {
-            case .part(let part): deliver(part, context: context)
-            case .error(let error): handleError(error, context: context)
-            }
-        }
+        guard let context else { return }
+        parseInbound(context: context)
         // Parts handed on here were not read from the client: no read-complete will flush them upstream.
         if upstreamNeedsFlush, let upstream {
             upstreamNeedsFlush = false
@@ -292,7 +286,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             reason: "-", subject: nil, clientKeepAlive: false, framing: .none, start: .now())
     }
 
-    private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func receiveHead(_ head: RequestHead, context: ChannelHandlerContext) {
         // A pipelined head delivered while this connection is closing is not answered (and must not cut short
         // the response being flushed).
         if machine.state == .closing { return }
@@ -300,38 +294,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let snapshot = store.snapshot
         self.snapshot = snapshot
         let settings = snapshot.configuration.server
-        // One pass over the headers validates them and gathers what this handler reads.
-        let facts: HeaderPolicy.RequestFacts
-        var refusal: HeaderPolicy.Refusal? = nil
-        do {
-            facts = try HeaderPolicy.inspect(head, limits: settings.limits)
-        } catch {
-            refusal = error
-            facts = HeaderPolicy.RequestFacts()
-        }
         // A refused request is answered with the client's id too.
-        let offered = refusal == nil ? facts.requestID : head.headers.first(name: "x-request-id")
-        let requestID = offered.flatMap { HeaderPolicy.isSaneRequestID($0) ? $0 : nil }
+        let requestID = head.requestID.flatMap { HeaderPolicy.isSaneRequestID($0) ? $0 : nil }
         beginExchange(version: head.version, method: head.method, path: "-", requestID: requestID)
-        exchange!.clientKeepAlive = head.isKeepAlive && !quiescing
+        exchange!.clientKeepAlive = head.keepAlive && !quiescing
 
-        let framing = facts.framing
         let target: String
         let nominated: Set<String>
         do throws(HeaderPolicy.Refusal) {
-            if let refusal { throw refusal }
-            target = try HeaderPolicy.originTarget(head, host: facts.host)
-            nominated = facts.connection.isEmpty ? [] : try HeaderPolicy.connectionTokens(facts.connection, identityNames: snapshot.identityNames)
+            if let refusal = head.refusal { throw refusal }
+            target = try HeaderPolicy.originTarget(head.target, host: head.host)
+            nominated = head.connection.isEmpty ? [] : try HeaderPolicy.connectionTokens(head.connection, identityNames: snapshot.identityNames)
         } catch {
             _ = machine.requestHead(allowed: false, hasBody: true)
             writeLocal(.refused(error), close: true)
             return
         }
+        let framing = head.framing
         exchange!.framing = framing
 
-        let authorization = facts.authorization
         let decision = snapshot.configuration.policy.decide(
-            method: head.method.rawValue, target: target, credential: .authorization(authorization),
+            method: head.method.rawValue, target: target, credential: .authorization(head.authorization),
             keys: snapshot.keys, now: environment.now())
         if let lookup = decision.keyLookup { environment.onKeyMiss?(lookup.issuer, lookup.kid) }
         exchange!.path = decision.target?.path ?? "-"
@@ -339,17 +322,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange!.reason = decision.reason.label
         exchange!.subject = decision.subject
 
-        let expectsContinue = facts.expect.map { HeaderName.equalsIgnoringCase($0, "100-continue") } ?? false
-        let upgrade = facts.upgrade
-        let isUpgradeRequest = upgrade != nil && nominated.contains("upgrade")
+        let expectsContinue = head.expect.map { HeaderName.equalsIgnoringCase($0, "100-continue") } ?? false
+        let upgrade = head.upgrade
         // Only WebSocket is spliced: other upgrades (h2c above all) would carry requests Gatehouse never judged.
-        let wantsUpgrade = isUpgradeRequest && upgrade.map { HeaderName.equalsIgnoringCase($0, "websocket") } ?? false
-        // NIO's request decoder stops parsing after any upgrade request (spliced, refused or relayed as a plain
-        // request), so the connection ends with this exchange.
-        if isUpgradeRequest {
-            exchange!.clientKeepAlive = false
-            decoderStopped = true
-        }
+        let wantsUpgrade = head.isUpgrade && upgrade.map { HeaderName.equalsIgnoringCase($0, "websocket") } ?? false
+        // Nothing after an upgrade request is parsed as HTTP (spliced, refused or relayed as a plain request), so
+        // the connection ends with this exchange.
+        if head.isUpgrade { exchange!.clientKeepAlive = false }
         switch machine.requestHead(allowed: decision.isAllowed, hasBody: framing.hasBody || expectsContinue) {
         case .answerLocally(let close):
             writeLocal(LocalAnswer(decision: decision), close: close || !exchange!.clientKeepAlive)
@@ -368,9 +347,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         let forwarding = HeaderPolicy.Forwarding(
             clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: snapshot.scheme,
-            host: facts.host)
+            host: head.host)
         let headBytes = HeaderPolicy.upstreamHead(
-            method: head.method, target: normalized.forwardTarget, from: head, framing: framing, nominated: nominated,
+            target: normalized.forwardTarget, from: head, nominated: nominated,
             identity: decision.identity, identityNames: snapshot.identityNames, forwarding: forwarding,
             requestID: exchange!.requestID, forwardAuthorization: settings.forwardAuthorization,
             upgrade: wantsUpgrade ? upgrade : nil, defaultHost: address.authority, allocator: context.channel.allocator)

@@ -93,7 +93,6 @@ public final class ProxyServer: Sendable {
                     if let tls = snapshot.serverTLS {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                     }
-                    try Self.addHTTPHandlers(to: channel.pipeline.syncOperations, limits: snapshot.configuration.server.limits)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyHandler(store: store, pool: pool, environment: environment, logger: accessLogger))
                 }
@@ -107,21 +106,6 @@ public final class ProxyServer: Sendable {
         guard let address = channel.localAddress else { throw ChannelError.unknownLocalAddress }
         logger.info("listening", metadata: ["address": "\(address)"])
         return address
-    }
-
-    /// The HTTP/1 handler in front of a ``ProxyHandler``: NIO's request decoder with the configured limits. There is
-    /// no response encoder (``ProxyHandler`` writes its responses as bytes, framed by ``ResponseWriter``) and no
-    /// pipelining handler (``ProxyHandler`` holds pipelined requests back itself; NIO's would stop and restart
-    /// reading around every request, two `epoll_ctl` calls each).
-    static func addHTTPHandlers(
-        to operations: ChannelPipeline.SynchronousOperations, limits: ServerSettings.Limits
-    ) throws {
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = limits.maxHeadBytes
-        decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
-        decoderLimits.maxHeaderFieldCount = limits.maxHeaders + 1
-        try operations.addHandler(
-            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace` seconds, then closes what is left.

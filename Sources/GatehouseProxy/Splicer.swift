@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// Joins two connections after a `101 Switching Protocols`: the HTTP handlers leave both pipelines and bytes flow
 /// unchanged in both directions, with backpressure.
@@ -14,9 +13,8 @@ enum Splicer {
             try upstreamOps.addHandler(upstreamGlue)
             // The upstream handler hands on the bytes that followed the 101 as it leaves.
             try upstreamOps.removeHandler(context: upstreamOps.context(handlerType: UpstreamHandler.self), promise: nil)
+            // The proxy handler hands on what the client sent after its upgrade request as it leaves.
             try clientOps.removeHandler(context: clientOps.context(handlerType: ProxyHandler.self), promise: nil)
-            try clientOps.removeHandler(
-                context: clientOps.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
         } catch {
             client.close(promise: nil)
             upstream.close(promise: nil)

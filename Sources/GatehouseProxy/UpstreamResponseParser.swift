@@ -78,11 +78,8 @@ struct UpstreamResponseParser {
         case idle
         /// Reading a head; `scanned` bytes of `partial` hold no terminator.
         case head(scanned: Int)
-        case length(remaining: Int)
-        case chunkSize(size: Int, digits: Int, afterDigits: Bool, inExtension: Bool, sawCR: Bool, length: Int)
-        case chunkData(remaining: Int)
-        case chunkEnd(sawCR: Bool)
-        case trailers(lineLength: Int, total: Int, sawCR: Bool)
+        /// A body framed by a length or chunks.
+        case body(BodyDecoder)
         case untilClose
         /// The message is complete: `.end` is the next event.
         case ending(upgrade: Bool)
@@ -92,8 +89,6 @@ struct UpstreamResponseParser {
     }
 
     let maxHeadBytes: Int
-    /// The longest chunk-size line read (extensions included).
-    static let maxChunkLineBytes = 4096
     private var state = State.idle
     private var partial: ByteBuffer?
     private var method: HTTPMethod?
@@ -163,107 +158,20 @@ struct UpstreamResponseParser {
             case .head(let scanned):
                 guard let head = try readHead(&buffer, scanned: scanned) else { continue }
                 return .head(head)
-            case .length(let remaining):
-                let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
-                state = remaining == slice.readableBytes ? .ending(upgrade: false) : .length(remaining: remaining - slice.readableBytes)
-                return .body(slice)
-            case .chunkData(let remaining):
-                let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
-                state = remaining == slice.readableBytes ? .chunkEnd(sawCR: false) : .chunkData(remaining: remaining - slice.readableBytes)
-                return .body(slice)
+            case .body(var decoder):
+                let slice: ByteBuffer?
+                do {
+                    slice = try decoder.next(&buffer)
+                } catch {
+                    throw ParseError(description: error.description)
+                }
+                state = decoder.isDone ? .ending(upgrade: false) : .body(decoder)
+                if let slice { return .body(slice) }
             case .untilClose:
                 return .body(buffer.readSlice(length: buffer.readableBytes)!)
-            case .chunkSize, .chunkEnd, .trailers:
-                try readChunkFraming(&buffer)
             case .ending, .upgraded, .failed:
                 break
             }
-        }
-    }
-
-    /// Chunk sizes, the CRLF after each chunk, and the trailer section, a byte at a time, until chunk data starts,
-    /// the message ends or the bytes run out.
-    private mutating func readChunkFraming(_ buffer: inout ByteBuffer) throws(ParseError) {
-        while let byte = buffer.readInteger(as: UInt8.self) {
-            switch state {
-            case .chunkSize(var size, var digits, var afterDigits, var inExtension, let sawCR, let length):
-                // A size line (extensions included) has a bound, like a head.
-                guard length < Self.maxChunkLineBytes else { throw ParseError(description: "chunk size line too long") }
-                if sawCR {
-                    guard byte == UInt8(ascii: "\n"), digits > 0 else { throw ParseError(description: "malformed chunk size line") }
-                    if size == 0 {
-                        state = .trailers(lineLength: 0, total: 0, sawCR: false)
-                        continue
-                    }
-                    state = .chunkData(remaining: size)
-                    return
-                }
-                if byte == UInt8(ascii: "\r") {
-                    state = .chunkSize(
-                        size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: true,
-                        length: length + 1)
-                    continue
-                }
-                if inExtension {
-                    // Extensions are read past, never relayed; no control characters in them.
-                    guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else {
-                        throw ParseError(description: "control character in a chunk extension")
-                    }
-                } else if !afterDigits, let value = Self.hexValue(byte) {
-                    guard digits < 15 else { throw ParseError(description: "chunk size too large") }
-                    size = size << 4 | value
-                    digits += 1
-                } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
-                    guard digits > 0 else { throw ParseError(description: "malformed chunk size") }
-                    afterDigits = true
-                } else if byte == UInt8(ascii: ";") {
-                    guard digits > 0 else { throw ParseError(description: "malformed chunk size") }
-                    inExtension = true
-                } else {
-                    throw ParseError(description: "malformed chunk size")
-                }
-                state = .chunkSize(
-                    size: size, digits: digits, afterDigits: afterDigits, inExtension: inExtension, sawCR: false,
-                    length: length + 1)
-            case .chunkEnd(let sawCR):
-                if !sawCR {
-                    guard byte == UInt8(ascii: "\r") else { throw ParseError(description: "chunk data longer than its size") }
-                    state = .chunkEnd(sawCR: true)
-                } else {
-                    guard byte == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR after chunk data") }
-                    state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false, length: 0)
-                }
-            case .trailers(let lineLength, let total, let sawCR):
-                // Trailer fields are read past and dropped (Gatehouse sends no trailers to its clients).
-                guard total < maxHeadBytes else { throw ParseError(description: "trailer section too large") }
-                if sawCR {
-                    guard byte == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR in the trailer section") }
-                    if lineLength == 0 {
-                        state = .ending(upgrade: false)
-                        return
-                    }
-                    state = .trailers(lineLength: 0, total: total + 1, sawCR: false)
-                } else if byte == UInt8(ascii: "\r") {
-                    state = .trailers(lineLength: lineLength, total: total + 1, sawCR: true)
-                } else {
-                    guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else {
-                        throw ParseError(description: "invalid byte in the trailer section")
-                    }
-                    state = .trailers(lineLength: lineLength + 1, total: total + 1, sawCR: false)
-                }
-            default:
-                return
-            }
-        }
-    }
-
-    @inline(__always)
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A") + 10)
-        default: return nil
         }
     }
 
@@ -301,8 +209,8 @@ struct UpstreamResponseParser {
         default:
             switch head.body {
             case .none, .length(0): state = .ending(upgrade: false)
-            case .length(let length): state = .length(remaining: length)
-            case .chunked: state = .chunkSize(size: 0, digits: 0, afterDigits: false, inExtension: false, sawCR: false, length: 0)
+            case .length(let length): state = .body(BodyDecoder(length: length))
+            case .chunked: state = .body(BodyDecoder(chunkedWithTrailersUpTo: maxHeadBytes))
             case .untilClose: state = .untilClose
             }
         }

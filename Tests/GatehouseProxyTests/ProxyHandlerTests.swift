@@ -9,7 +9,7 @@ import Testing
 /// ``ProxyHandler`` bytes-in, bytes-out on an `EmbeddedChannel` with the server pipeline, for everything that needs
 /// no upstream: local answers, parser errors and the timers, with time advanced by hand.
 struct ProxyHandlerTests {
-    /// The handler in NIO's server pipeline on an embedded channel, connected and active.
+    /// The handler on an embedded channel, connected and active.
     final class Fixture {
         let channel = EmbeddedChannel()
         let accessLog = AccessLogRecorder()
@@ -21,7 +21,6 @@ struct ProxyHandlerTests {
                 upstreamOverride: "http://127.0.0.1:9"
             )
             let operations = channel.pipeline.syncOperations
-            try ProxyServer.addHTTPHandlers(to: operations, limits: configuration.server.limits)
             let pool = UpstreamPool(eventLoop: channel.embeddedEventLoop, connectTimeout: .seconds(1))
             try operations.addHandler(
                 ProxyHandler(

@@ -63,6 +63,19 @@ struct ProxyUpgradeTests {
         }
     }
 
+    @Test func bytesTheClientSendsBeforeThe101AreRelayedAfterIt() async throws {
+        try await withGatehouse(upstream: .upgradeAndEcho(greeting: "")) { gatehouse in
+            let client = try gatehouse.connect()
+            // The first frame rides in the same segment as the upgrade request: it is held, never parsed as HTTP,
+            // and reaches the upstream once the connections are spliced.
+            let early = "early frame, GET /admin/secret HTTP/1.1\r\n\r\n"
+            try client.send(Self.upgradeRequest("/api/socket", authorization: try gatehouse.bearer()) + early)
+            #expect(try client.readResponse().status == 101)
+            #expect(String(decoding: try client.readBytes(early.utf8.count), as: UTF8.self) == early)
+            #expect(gatehouse.upstream.requests.count == 1)
+        }
+    }
+
     @Test func deniedUpgradeNeverReachesTheUpstream() async throws {
         try await withGatehouse(upstream: .upgradeAndEcho(greeting: "")) { gatehouse in
             let client = try gatehouse.connect()

@@ -8,20 +8,8 @@ import Testing
 /// them: valid responses always give back their body, whatever the splits; damaged ones never crash it or make it
 /// give more than one response. Seeded, so that a failure can be replayed.
 struct UpstreamResponseParserFuzzTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    }
-
     /// A valid response with a random body, framed by length or by random chunks, with random extra fields.
-    static func response(_ random: inout Generator) -> (bytes: [UInt8], body: [UInt8]) {
+    static func response(_ random: inout SeededGenerator) -> (bytes: [UInt8], body: [UInt8]) {
         let body = (0..<random.below(300)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         var status = 200 + random.below(300)
         // These two never carry a body.
@@ -48,7 +36,7 @@ struct UpstreamResponseParserFuzzTests {
     }
 
     /// Feeds `bytes` in random pieces; returns the body, the number of heads and ends, and whether it threw.
-    static func feed(_ bytes: [UInt8], _ random: inout Generator) -> (body: [UInt8], heads: Int, ends: Int, failed: Bool) {
+    static func feed(_ bytes: [UInt8], _ random: inout SeededGenerator) -> (body: [UInt8], heads: Int, ends: Int, failed: Bool) {
         var parser = UpstreamResponseParser(maxHeadBytes: 4096)
         parser.expectResponse(to: .GET)
         var body: [UInt8] = []
@@ -77,7 +65,7 @@ struct UpstreamResponseParserFuzzTests {
 
     @Test(arguments: 0..<8)
     func validResponsesSurviveAnySplit(seed: Int) {
-        var random = Generator(state: UInt64(seed) &* 7919)
+        var random = SeededGenerator(state: UInt64(seed) &* 7919)
         for _ in 0..<250 {
             let (bytes, body) = Self.response(&random)
             let outcome = Self.feed(bytes, &random)
@@ -90,7 +78,7 @@ struct UpstreamResponseParserFuzzTests {
 
     @Test(arguments: 0..<8)
     func damagedResponsesNeverCrashOrDoubleUp(seed: Int) {
-        var random = Generator(state: UInt64(seed) &* 104_729)
+        var random = SeededGenerator(state: UInt64(seed) &* 104_729)
         for _ in 0..<500 {
             var (bytes, _) = Self.response(&random)
             for _ in 0..<(1 + random.below(4)) {

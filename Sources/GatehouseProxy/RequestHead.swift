@@ -1,0 +1,56 @@
+import GatehousePolicy
+import NIOCore
+import NIOHTTP1
+
+/// A client's request head as parsed by ``RequestParser``: its bytes, where each header field lies in them, and what
+/// the data path reads, gathered in the one pass that checked it.
+struct RequestHead {
+    /// A header field: the offsets of its name and (trimmed) value in ``bytes``, and what the name is.
+    struct Field {
+        let name: Range<Int>
+        let value: Range<Int>
+        let kind: HeaderPolicy.Known
+        /// Whether the name holds neither `_` nor `.` (which some stacks read as `-`).
+        let isPlain: Bool
+    }
+
+    /// The head, from the request line to the blank line (reader index 0).
+    let bytes: ByteBuffer
+    let method: HTTPMethod
+    /// The request-target as sent (visible ASCII only).
+    let target: String
+    /// `HTTP/1.0` or `HTTP/1.1` (a head refused for its version says 1.1).
+    let version: HTTPVersion
+    let fields: [Field]
+    let framing: HeaderPolicy.BodyFraming
+    /// Whether the client lets the connection carry another request after this one.
+    let keepAlive: Bool
+    /// The `Host` value.
+    let host: String?
+    /// Every `Authorization` value.
+    let authorization: [Substring]
+    /// The first `Expect`, `Upgrade` and `X-Request-Id` values.
+    let expect: String?
+    let upgrade: String?
+    let requestID: String?
+    /// The values of the `Connection` fields (their tokens are read by ``HeaderPolicy/connectionTokens(_:identityNames:)``).
+    let connection: [String]
+    /// Whether this is an upgrade request (an `Upgrade` field, nominated by `Connection`): nothing after it is parsed
+    /// as HTTP.
+    let isUpgrade: Bool
+    /// Set when the head is well-formed but refused (conflicting framing, Host, version, a declared body over the
+    /// limit): answered with this and closed; nothing after it is read.
+    let refusal: HeaderPolicy.Refusal?
+
+    func name(_ field: Field) -> String { text(field.name) }
+    func value(_ field: Field) -> String { text(field.value) }
+
+    private func text(_ range: Range<Int>) -> String {
+        bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
+    }
+
+    /// The values of the fields named `name` (ASCII case-insensitive), as text.
+    func values(_ name: String) -> [String] {
+        fields.filter { HeaderName.equalsIgnoringCase(self.name($0), name) }.map { value($0) }
+    }
+}
