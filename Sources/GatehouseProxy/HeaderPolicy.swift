@@ -166,10 +166,15 @@ enum HeaderPolicy {
     ) -> ByteBuffer {
         let method = head.method
         var buffer = allocator.buffer(capacity: head.bytes.readableBytes + 512)
-        buffer.writeString(method.rawValue)
-        buffer.writeStaticString(" ")
-        buffer.writeString(target)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
+        var methodText = method.rawValue
+        var targetText = target
+        methodText.withUTF8 { methodBytes in
+            targetText.withUTF8 { targetBytes in
+                ("HTTP/1.1" as StaticString).withUTF8Buffer {
+                    buffer.writeLine(UnsafeRawBufferPointer(methodBytes), UnsafeRawBufferPointer(targetBytes), UnsafeRawBufferPointer($0))
+                }
+            }
+        }
         let trusted = forwarding.peerIsTrusted
         var priorForwardedFor: [String] = []
         var priorForwarded: [String] = []
@@ -178,10 +183,7 @@ enum HeaderPolicy {
         var keptForwardedHost = false
         head.bytes.withUnsafeReadableBytes { raw in
             func write(_ field: RequestHead.Field) {
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.name]))
-                buffer.writeStaticString(": ")
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.value]))
-                buffer.writeStaticString("\r\n")
+                buffer.writeField(name: UnsafeRawBufferPointer(rebasing: raw[field.name]), value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
             }
             for field in head.fields {
                 let name = UnsafeRawBufferPointer(rebasing: raw[field.name])
@@ -235,49 +237,42 @@ enum HeaderPolicy {
             }
         }
         switch head.framing {
-        case .length(let length): ResponseWriter.writeField("Content-Length", String(length), into: &buffer)
+        case .length(let length): buffer.writeField("Content-Length", String(length))
         case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
         case .none: if method.hasRequestBodyRequired { buffer.writeStaticString("Content-Length: 0\r\n") }
         }
         if let upgrade {
             buffer.writeStaticString("Connection: Upgrade\r\n")
-            ResponseWriter.writeField("Upgrade", upgrade, into: &buffer)
+            buffer.writeField("Upgrade", upgrade)
         }
-        if !sawHost { ResponseWriter.writeField("Host", defaultHost, into: &buffer) }
-        // Written piece by piece: these lines are on every relayed request.
+        if !sawHost { buffer.writeField("Host", defaultHost) }
         let client = forwarding.clientAddress ?? "unknown"
-        buffer.writeStaticString("X-Forwarded-For: ")
-        for prior in priorForwardedFor {
-            buffer.writeString(prior)
-            buffer.writeStaticString(", ")
-        }
-        buffer.writeString(client)
-        buffer.writeStaticString("\r\n")
-        if !keptProto { ResponseWriter.writeField("X-Forwarded-Proto", forwarding.proto, into: &buffer) }
-        if !keptForwardedHost, let host = forwarding.host { ResponseWriter.writeField("X-Forwarded-Host", host, into: &buffer) }
-        buffer.writeStaticString("Forwarded: ")
+        buffer.writeField("X-Forwarded-For", priorForwardedFor.isEmpty ? client : (priorForwardedFor + [client]).joined(separator: ", "))
+        if !keptProto { buffer.writeField("X-Forwarded-Proto", forwarding.proto) }
+        if !keptForwardedHost, let host = forwarding.host { buffer.writeField("X-Forwarded-Host", host) }
+        // One string with room for the usual element: a single allocation.
+        var forwarded = ""
+        forwarded.reserveCapacity(48 + client.utf8.count + (forwarding.host?.utf8.count ?? 0))
         for prior in priorForwarded {
-            buffer.writeString(prior)
-            buffer.writeStaticString(", ")
+            forwarded += prior
+            forwarded += ", "
         }
         if client.utf8.contains(UInt8(ascii: ":")) {
-            buffer.writeStaticString("for=\"[")
-            buffer.writeString(client)
-            buffer.writeStaticString("]\"")
+            forwarded += "for=\"[" + client + "]\""
         } else {
-            buffer.writeStaticString("for=")
-            buffer.writeString(client)
+            forwarded += "for="
+            forwarded += client
         }
-        buffer.writeStaticString(";proto=")
-        buffer.writeString(forwarding.proto)
+        forwarded += ";proto="
+        forwarded += forwarding.proto
         if let host = forwarding.host, host.utf8.allSatisfy(isForwardedHostByte) {
-            buffer.writeStaticString(";host=")
-            buffer.writeString(host)
+            forwarded += ";host="
+            forwarded += host
         }
-        buffer.writeStaticString("\r\n")
-        ResponseWriter.writeField("X-Request-Id", requestID, into: &buffer)
+        buffer.writeField("Forwarded", forwarded)
+        buffer.writeField("X-Request-Id", requestID)
         for value in identity {
-            ResponseWriter.writeField(value.name, value.value, into: &buffer)
+            buffer.writeField(value.name, value.value)
         }
         buffer.writeStaticString("\r\n")
         return buffer
@@ -310,10 +305,7 @@ enum HeaderPolicy {
                 }
             }
             func write(_ field: UpstreamResponseHead.Field) {
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.name]))
-                buffer.writeStaticString(": ")
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.value]))
-                buffer.writeStaticString("\r\n")
+                buffer.writeField(name: UnsafeRawBufferPointer(rebasing: raw[field.name]), value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
             }
             for field in head.fields {
                 // The parser classified each name once: every relayed response passes here.

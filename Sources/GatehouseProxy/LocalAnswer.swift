@@ -67,8 +67,8 @@ struct LocalAnswer {
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256 + body.utf8.count)
         ResponseWriter.writeStatusLine(version: version, status: HTTPResponseStatus(statusCode: status), into: &buffer)
-        for (name, value) in headers { ResponseWriter.writeField(name, value, into: &buffer) }
-        ResponseWriter.writeField("Content-Length", String(body.utf8.count), into: &buffer)
+        for (name, value) in headers { buffer.writeField(name, value) }
+        buffer.writeField("Content-Length", String(body.utf8.count))
         ResponseWriter.writeClosingFields(requestID: requestID, version: version, close: close, into: &buffer)
         if withBody { buffer.writeString(body) }
         return buffer

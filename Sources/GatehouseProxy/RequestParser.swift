@@ -158,22 +158,11 @@ struct RequestParser {
         HeaderPolicy.Refusal(status: 400, detail: detail)
     }
 
-    /// Checks a head's bytes from `scanned` on and looks for its blank line (the offset just past it, or nil when it
-    /// has not come yet). Garbage is refused as it arrives, not when a blank line that may never come is found: no
-    /// control bytes but CR, LF (after CR) and HTAB.
+    /// The offset just past the head's blank line, or nil when it has not come yet (see ``FieldLine/scan(_:from:)``).
     private static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Result<Int?, HeaderPolicy.Refusal> {
-        var index = min(scanned, bytes.count)
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\n") {
-                guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else { return .failure(invalid("bare LF in the head")) }
-                // Every LF follows a CR, so "LF CR LF" here is the blank line.
-                if index >= 3 && bytes[index - 2] == UInt8(ascii: "\n") { return .success(index + 1) }
-            } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
-                return .failure(invalid("control character in the head"))
-            }
-            index += 1
-        }
+        let scan = FieldLine.scan(bytes, from: scanned)
+        if let failure = scan.failure { return .failure(invalid(failure)) }
+        if case .complete(let end) = scan { return .success(end) }
         return .success(nil)
     }
 
@@ -261,13 +250,9 @@ struct RequestParser {
             index += 1
             while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
             let valueStart = index
-            var valueEnd = index
-            while raw[index] != UInt8(ascii: "\r") {
-                let byte = raw[index]
-                guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else { throw invalid("control character in a header value") }
-                index += 1
-                if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { valueEnd = index }
-            }
+            // The head's bytes were checked as they came (``scanHead``): no control bytes here but HTAB and CR.
+            let (lineEnd, valueEnd) = FieldLine.valueEnd(raw, from: index)
+            index = lineEnd
             guard raw[index + 1] == UInt8(ascii: "\n") else { throw invalid("bare CR in the head") }
             let trailingWhitespace = valueEnd < index
             index += 2

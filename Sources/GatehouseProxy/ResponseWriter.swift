@@ -15,11 +15,8 @@ enum ResponseFraming: Equatable {
 /// Serialises response heads and frames body parts for the client.
 enum ResponseWriter {
     static func writeStatusLine(version: HTTPVersion, status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        writeCode(Int(status.code), into: &buffer)
-        buffer.writeStaticString(" ")
-        buffer.writeString(status.reasonPhrase)
-        buffer.writeStaticString("\r\n")
+        var reason = status.reasonPhrase
+        reason.withUTF8 { writeStatusLine(version: version, code: Int(status.code), reason: UnsafeRawBufferPointer($0), into: &buffer) }
     }
 
     /// The status line of a relayed response: the client's HTTP version, the upstream's code and reason phrase (the
@@ -29,38 +26,36 @@ enum ResponseWriter {
             writeStatusLine(version: version, status: HTTPResponseStatus(statusCode: head.status), into: &buffer)
             return
         }
-        buffer.writeStaticString(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        writeCode(head.status, into: &buffer)
-        buffer.writeStaticString(" ")
-        buffer.writeImmutableBuffer(head.bytes.getSlice(at: head.bytes.readerIndex + head.reason.lowerBound, length: head.reason.count)!)
-        buffer.writeStaticString("\r\n")
+        head.bytes.withUnsafeReadableBytes { raw in
+            writeStatusLine(
+                version: version, code: head.status, reason: UnsafeRawBufferPointer(rebasing: raw[head.reason]),
+                into: &buffer)
+        }
     }
 
-    private static func writeCode(_ code: Int, into buffer: inout ByteBuffer) {
+    private static func writeStatusLine(version: HTTPVersion, code: Int, reason: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
         // Three digits (the parser and `HTTPResponseStatus` hold codes to 100...999).
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 100 % 10))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 10 % 10))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code % 10))
+        var digits = (
+            UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 100 % 10),
+            UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 10 % 10),
+            UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code % 10)
+        )
+        let versionText: StaticString = version.minor == 0 ? "HTTP/1.0" : "HTTP/1.1"
+        versionText.withUTF8Buffer { versionBytes in
+            withUnsafeBytes(of: &digits) { buffer.writeLine(UnsafeRawBufferPointer(versionBytes), $0, reason) }
+        }
     }
 
     /// The fields Gatehouse adds to every response it writes, and the blank line: `X-Request-Id`, then
     /// `Connection: close` when the connection ends after it, or `Connection: keep-alive` for an HTTP/1.0 client that
     /// keeps it (such a client keeps a connection only when told so). `close` nil writes neither (a `101`).
     static func writeClosingFields(requestID: String, version: HTTPVersion, close: Bool?, into buffer: inout ByteBuffer) {
-        writeField("X-Request-Id", requestID, into: &buffer)
+        buffer.writeField("X-Request-Id", requestID)
         if close == true {
             buffer.writeStaticString("Connection: close\r\n")
         } else if close == false && version.minor == 0 {
             buffer.writeStaticString("Connection: keep-alive\r\n")
         }
-        buffer.writeStaticString("\r\n")
-    }
-
-    @inline(__always)
-    static func writeField(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
-        buffer.writeString(name)
-        buffer.writeStaticString(": ")
-        buffer.writeString(value)
         buffer.writeStaticString("\r\n")
     }
 

@@ -217,29 +217,17 @@ struct UpstreamResponseParser {
         return head
     }
 
-    /// Checks a head's bytes from `scanned` on and looks for its blank line (the offset just past it, or nil when it
-    /// has not come yet). Garbage is refused as it arrives, not when a blank line that may never come is found: the
-    /// status line's start, and no control bytes but CR, LF (after CR) and HTAB.
+    /// The offset just past the head's blank line, or nil when it has not come yet: the status line's start is
+    /// checked too (see ``FieldLine/scan(_:from:)`` for the rest).
     private static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Result<Int?, ParseError> {
         let prefix: StaticString = "HTTP/1."
         let prefixOK = prefix.withUTF8Buffer { expected in
             zip(bytes.prefix(expected.count), expected).allSatisfy { $0 == $1 }
         }
         guard prefixOK else { return .failure(ParseError(description: "malformed status line")) }
-        var index = min(scanned, bytes.count)
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\n") {
-                guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else {
-                    return .failure(ParseError(description: "bare LF in the head"))
-                }
-                // Every LF follows a CR, so "LF CR LF" here is the blank line.
-                if index >= 3 && bytes[index - 2] == UInt8(ascii: "\n") { return .success(index + 1) }
-            } else if byte < 0x20 && byte != UInt8(ascii: "\r") && byte != 0x09 || byte == 0x7F {
-                return .failure(ParseError(description: "control character in the head"))
-            }
-            index += 1
-        }
+        let scan = FieldLine.scan(bytes, from: scanned)
+        if let failure = scan.failure { return .failure(ParseError(description: failure)) }
+        if case .complete(let end) = scan { return .success(end) }
         return .success(nil)
     }
 
@@ -321,13 +309,9 @@ struct UpstreamResponseParser {
             index += 1
             while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
             let valueStart = index
-            var valueEnd = index
-            while raw[index] != UInt8(ascii: "\r") {
-                let byte = raw[index]
-                guard byte >= 0x20 && byte != 0x7F || byte == 0x09 else { throw ParseError(description: "control character in a header value") }
-                index += 1
-                if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { valueEnd = index }
-            }
+            // The head's bytes were checked as they came (``scanHead``): no control bytes here but HTAB and CR.
+            let (lineEnd, valueEnd) = FieldLine.valueEnd(raw, from: index)
+            index = lineEnd
             guard raw[index + 1] == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR in the head") }
             index += 2
             let value = valueStart..<valueEnd

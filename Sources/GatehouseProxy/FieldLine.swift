@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The byte-level reading of an HTTP/1 head shared by the request and response parsers: finding its end while
+/// checking every byte, then the end of each field line (a bearer token makes a value hundreds of bytes long).
+enum FieldLine {
+    /// What ``scan(_:from:)`` found.
+    enum Scan: Equatable {
+        /// The head ends just before this offset.
+        case complete(Int)
+        /// No blank line yet.
+        case incomplete
+        case bareLF
+        case controlCharacter
+
+        var failure: String? {
+            switch self {
+            case .bareLF: return "bare LF in the head"
+            case .controlCharacter: return "control character in the head"
+            default: return nil
+            }
+        }
+    }
+
+    /// Checks a head's bytes from `scanned` on and looks for its blank line. Garbage is refused as it arrives, not
+    /// when a blank line that may never come is found: no control bytes but CR, LF (after CR) and HTAB.
+    static func scan(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Scan {
+        var index = min(scanned, bytes.count)
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            // Most bytes are visible text: one comparison.
+            if byte >= 0x20 {
+                if byte == 0x7F { return .controlCharacter }
+                continue
+            }
+            if byte == UInt8(ascii: "\n") {
+                guard index >= 2, bytes[index - 2] == UInt8(ascii: "\r") else { return .bareLF }
+                // Every LF follows a CR, so "LF CR LF" here is the blank line.
+                if index >= 4 && bytes[index - 3] == UInt8(ascii: "\n") { return .complete(index) }
+            } else if byte != UInt8(ascii: "\r") && byte != 0x09 {
+                return .controlCharacter
+            }
+        }
+        return .incomplete
+    }
+
+    /// The offset of the CR that ends the line holding `start`, and the end of the value that starts there with
+    /// trailing spaces and tabs left out, in a head ``scan(_:from:)`` checked. `raw` must hold a CR at or after
+    /// `start`.
+    @inline(__always)
+    static func valueEnd(_ raw: UnsafeRawBufferPointer, from start: Int) -> (lineEnd: Int, valueEnd: Int) {
+        let base = raw.baseAddress!
+        let found = memchr(base + start, Int32(UInt8(ascii: "\r")), raw.count - start)!
+        let lineEnd = base.distance(to: UnsafeRawPointer(found))
+        var valueEnd = lineEnd
+        while valueEnd > start && (raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t")) {
+            valueEnd -= 1
+        }
+        return (lineEnd, valueEnd)
+    }
+}
