@@ -1,7 +1,8 @@
 /// HTTP header names as Gatehouse compares them: one implementation for the configuration loader and the data path.
 package enum HeaderName {
-    /// Whether `byte` is an RFC 9110 `tchar`.
-    @inline(__always)
+    /// Whether `byte` is an RFC 9110 `tchar` (inlinable: the parsers of the data path call it for every byte of a
+    /// name).
+    @inlinable
     package static func isTokenByte(_ byte: UInt8) -> Bool {
         // One bit per ASCII byte: ALPHA, DIGIT and !#$%&'*+-.^_`|~ (checked against that list in the tests).
         switch byte {

@@ -12,8 +12,28 @@ public final class TokenCache: Sendable {
         let keyGeneration: UInt64
     }
 
+    /// A token as a key: compared byte for byte, hashed by its length and last 32 bytes. Those end its signature,
+    /// which no two tokens that verified share (only those are stored), so hashing the hundreds of bytes before
+    /// them would buy nothing.
+    struct Key: Hashable {
+        let text: Substring
+
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            lhs.text.utf8.count == rhs.text.utf8.count && lhs.text.utf8.elementsEqual(rhs.text.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            let utf8 = text.utf8
+            hasher.combine(utf8.count)
+            let tail = utf8[utf8.index(utf8.endIndex, offsetBy: -min(32, utf8.count))...]
+            if tail.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
+                for byte in tail { hasher.combine(byte) }
+            }
+        }
+    }
+
     private struct State {
-        var entries: [Substring: Entry] = [:]
+        var entries: [Key: Entry] = [:]
         var hits: UInt64 = 0
         var misses: UInt64 = 0
     }
@@ -30,12 +50,12 @@ public final class TokenCache: Sendable {
     func lookup(_ token: Substring, keyGeneration: UInt64, now: Double) -> Entry? {
         guard capacity > 0 else { return nil }
         return state.withLock { state in
-            guard let entry = state.entries[token] else {
+            guard let entry = state.entries[Key(text: token)] else {
                 state.misses += 1
                 return nil
             }
             guard entry.keyGeneration == keyGeneration, now < entry.token.expiresAt else {
-                state.entries[token] = nil
+                state.entries[Key(text: token)] = nil
                 state.misses += 1
                 return nil
             }
@@ -47,7 +67,7 @@ public final class TokenCache: Sendable {
     func store(_ token: Substring, _ entry: Entry, now: Double) {
         guard capacity > 0, now < entry.token.expiresAt else { return }
         // Own the bytes: the caller's substring may view a larger buffer.
-        let key = Substring(String(token))
+        let key = Key(text: Substring(String(token)))
         state.withLock { state in
             if state.entries.count >= capacity {
                 state.entries = state.entries.filter { now < $0.value.token.expiresAt }

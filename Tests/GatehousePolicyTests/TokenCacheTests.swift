@@ -141,6 +141,24 @@ struct TokenCacheTests {
         }
     }
 
+    @Test("a forged token that ends like a cached one is judged on its own bytes")
+    func sameSignatureOtherPayload() async throws {
+        let (fixture, cache, policy) = try await Self.cached(capacity: 100)
+        let token = try fixture.mint(["roles": .array([.string("users")])])
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        // The cached token's signature under another payload: the same length and last bytes, so the same bucket
+        // in the cache, but not the same key.
+        var parts = Forge.parts(token)
+        let admin = try fixture.mint(["roles": .array([.string("admin")])])
+        parts[1] = Forge.parts(admin)[1]
+        let forged = parts.joined(separator: ".")
+        #expect(forged.utf8.count == token.utf8.count)
+        let decision = Self.decide(policy, forged, keys: fixture.keys, at: testNow, target: "/admin/x")
+        #expect(decision.status == 401)
+        #expect(decision.reason.label == "signature_invalid")
+        #expect(cache.statistics.hits == 0)
+    }
+
     @Test("requirements are checked on every request, cached token or not")
     func requirementsStillChecked() async throws {
         let (fixture, _, policy) = try await Self.cached(capacity: 100)
