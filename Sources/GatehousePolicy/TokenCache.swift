@@ -1,5 +1,13 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A bounded cache of verified tokens, keyed by the token's bytes, so that a client reusing its token pays for the
 /// signature once.
 ///
@@ -19,7 +27,14 @@ public final class TokenCache: Sendable {
         let text: Substring
 
         static func == (lhs: Key, rhs: Key) -> Bool {
-            lhs.text.utf8.count == rhs.text.utf8.count && lhs.text.utf8.elementsEqual(rhs.text.utf8)
+            let (left, right) = (lhs.text.utf8, rhs.text.utf8)
+            guard left.count == right.count else { return false }
+            guard left.count > 0 else { return true }
+            let compared = left.withContiguousStorageIfAvailable { left in
+                right.withContiguousStorageIfAvailable { right in memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+            }
+            if let compared, let equal = compared { return equal }
+            return left.elementsEqual(right)
         }
 
         func hash(into hasher: inout Hasher) {
