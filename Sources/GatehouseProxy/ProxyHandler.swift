@@ -184,7 +184,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 inbound = nil
                 return
             }
-            if parser.isBetweenRequests && holdsNextRequest { return }
+            if parser.isBetweenRequests {
+                if holdsNextRequest { return }
+                // Each request is read under the limits in force when it starts (a reload applies to open
+                // connections too).
+                parser.limits = store.snapshot.configuration.server.limits
+            }
             inbound = nil
             let event: RequestParser.Event?
             do {

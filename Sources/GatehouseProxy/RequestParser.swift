@@ -7,15 +7,15 @@ import NIOHTTP1
 /// and pulled for events one at a time, so that the handler decides when the next request may start: a pipelined
 /// request stays unparsed in the caller's buffer until the one before it is answered.
 ///
-/// Refused with 400: a request line other than `method SP request-target SP HTTP/d.d CRLF`, a target with anything
-/// but visible ASCII, bare CR or LF, obsolete line folding, whitespace before a colon, a name that is not a token,
-/// control characters in values, `Transfer-Encoding` other than exactly `chunked` (or in HTTP/1.0), both
-/// `Transfer-Encoding` and `Content-Length`, more than one of either, a `Content-Length` that is not plain digits
-/// (trailing whitespace after either framing value counts against it), a
-/// missing (HTTP/1.1) or repeated `Host`, and malformed chunks. A head over the limit, in bytes or fields, gets 431; a
-/// declared body over the limit 413; a version other than 1.0 and 1.1 505. Empty lines before a request line are skipped
-/// (RFC 9112 §2.2); chunk extensions and trailers are dropped. After an upgrade request, or a request that ends the
-/// connection (`Connection: close`, HTTP/1.0 without keep-alive), nothing more is parsed.
+/// Refused with 400: a request line other than `method SP request-target SP HTTP/d.d CRLF`, a method with a
+/// lower-case letter, `CONNECT`, a target with anything but visible ASCII, bare CR or LF, obsolete line folding,
+/// whitespace before a colon, a name that is not a token, control characters in values, `Transfer-Encoding` other
+/// than exactly `chunked` (or in HTTP/1.0), both `Transfer-Encoding` and `Content-Length`, more than one of either,
+/// a `Content-Length` that is not plain digits (trailing whitespace after either framing value counts against it), a
+/// missing (HTTP/1.1) or repeated `Host`, and malformed chunks. A head over the limit, in bytes or fields, gets 431;
+/// a declared body over the limit 413; a version other than 1.0 and 1.1 505. Empty lines before a request line are
+/// skipped (RFC 9112 §2.2); chunk extensions and trailers are dropped. After an upgrade request, or a request that
+/// ends the connection (`Connection: close`, HTTP/1.0 without keep-alive), nothing more is parsed.
 struct RequestParser {
     enum Event {
         case head(RequestHead)
@@ -36,7 +36,8 @@ struct RequestParser {
         case stopped
     }
 
-    let limits: ServerSettings.Limits
+    /// The limits in force; the handler sets them from the configuration before each request.
+    var limits: ServerSettings.Limits
     private var state = State.idle(sawCR: false)
     private var partial: ByteBuffer?
     /// Whether the message being read is an upgrade request.
@@ -187,9 +188,20 @@ struct RequestParser {
     ) throws(HeaderPolicy.Refusal) -> RequestHead {
         let count = raw.count
         // The head ends with CRLF CRLF, so every scan below stops inside it.
+        // Everything below leans on this: every scan stops at the CR of the blank line at the latest.
+        precondition(
+            count >= 4 && raw[count - 4] == UInt8(ascii: "\r") && raw[count - 3] == UInt8(ascii: "\n")
+                && raw[count - 2] == UInt8(ascii: "\r") && raw[count - 1] == UInt8(ascii: "\n"))
         var index = 0
-        while HeaderName.isTokenByte(raw[index]) { index += 1 }
+        var lowerCase = false
+        while HeaderName.isTokenByte(raw[index]) {
+            if raw[index] >= UInt8(ascii: "a") && raw[index] <= UInt8(ascii: "z") { lowerCase = true }
+            index += 1
+        }
         guard index > 0, raw[index] == UInt8(ascii: " ") else { throw invalid("malformed request line") }
+        // Methods are case-sensitive and routes name them in upper case; a server behind Gatehouse that reads
+        // `delete` as DELETE would otherwise run a method no route judged.
+        guard !lowerCase else { throw invalid("the method must be upper case") }
         let method = Self.method(UnsafeRawBufferPointer(rebasing: raw[0..<index]))
         index += 1
         let targetStart = index
@@ -312,6 +324,9 @@ struct RequestParser {
             refusal = invalid("more than one Host header")
         } else if hostCount == 0 && version == .http1_1 {
             refusal = invalid("missing Host header")
+        } else if method == .CONNECT {
+            // A 2xx to CONNECT turns the upstream connection into a tunnel: never relayed.
+            refusal = invalid("CONNECT is not served here")
         } else if let contentLength, let max = limits.maxBodyBytes, contentLength > max {
             refusal = HeaderPolicy.Refusal(status: 413, detail: "the request body is larger than \(max) bytes")
         }

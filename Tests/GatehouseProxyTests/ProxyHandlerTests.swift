@@ -13,6 +13,7 @@ struct ProxyHandlerTests {
     final class Fixture {
         let channel = EmbeddedChannel()
         let accessLog = AccessLogRecorder()
+        let store: ConfigurationStore
 
         init(configuration: GatehouseConfiguration) throws {
             // Nothing listens there: these tests never relay.
@@ -22,9 +23,10 @@ struct ProxyHandlerTests {
             )
             let operations = channel.pipeline.syncOperations
             let pool = UpstreamPool(eventLoop: channel.embeddedEventLoop, connectTimeout: .seconds(1))
+            store = ConfigurationStore(snapshot)
             try operations.addHandler(
                 ProxyHandler(
-                    store: ConfigurationStore(snapshot),
+                    store: store,
                     pool: pool,
                     environment: ProxyEnvironment(now: { 1_700_000_000 }),
                     logger: accessLog.logger(label: "test")
@@ -98,6 +100,18 @@ struct ProxyHandlerTests {
         let output = try fixture.output()
         #expect(Self.statusLines(output) == ["HTTP/1.1 401 Unauthorized"])
         #expect(output.contains("\r\nConnection: close\r\n"))
+        #expect(!fixture.isOpen)
+    }
+
+    @Test func aReloadedBodyLimitAppliesToTheNextRequestOfAnOpenConnection() async throws {
+        let fixture = try await Self.fixture()
+        try fixture.send("GET /orders/1 HTTP/1.1\r\nHost: g\r\n\r\n")
+        #expect(Self.statusLines(try fixture.output()) == ["HTTP/1.1 401 Unauthorized"])
+        let lowered = try await ProxyHarness.loadConfiguration(ProxyHarness.yaml("limits: {max_body_bytes: 10}"))
+        fixture.store.replace(with: try ConfigurationStore.Snapshot(configuration: lowered, upstreamOverride: "http://127.0.0.1:9"))
+        try fixture.send("POST /public/form HTTP/1.1\r\nHost: g\r\nContent-Length: 20\r\n\r\n")
+        let output = try fixture.output()
+        #expect(Self.statusLines(output) == ["HTTP/1.1 413 Payload Too Large"])
         #expect(!fixture.isOpen)
     }
 

@@ -108,6 +108,8 @@ struct ProxySmugglingTests {
         Attempt(name: "raw UTF-8 in the target", bytes: "GET /api/caf\u{E9} HTTP/1.1\r\nHost: g\r\n{AUTH}\r\n"),
         Attempt(name: "bare LF ending the request line", bytes: "GET /api/a HTTP/1.1\nHost: g\r\n{AUTH}\r\n"),
         Attempt(name: "HTTP/1.2", bytes: "GET /api/a HTTP/1.2\r\nHost: g\r\n{AUTH}\r\n", status: 505),
+        Attempt(name: "a lower-case method", bytes: "delete /api/a HTTP/1.1\r\nHost: g\r\n{AUTH}\r\n"),
+        Attempt(name: "CONNECT with a path", bytes: "CONNECT /public/a HTTP/1.1\r\nHost: g\r\n\r\n"),
         Attempt(name: "authority-form", bytes: "CONNECT evil.test:443 HTTP/1.1\r\nHost: evil.test:443\r\n{AUTH}\r\n"),
         Attempt(name: "asterisk-form", bytes: "OPTIONS * HTTP/1.1\r\nHost: g\r\n{AUTH}\r\n"),
         Attempt(

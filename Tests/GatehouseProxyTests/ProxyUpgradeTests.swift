@@ -100,6 +100,20 @@ struct ProxyUpgradeTests {
         }
     }
 
+    @Test func aDeclinedUpgradeEndsTheConnectionWithWhatFollowedItUnread() async throws {
+        try await withGatehouse(upstream: .respond(status: 426, body: "upgrade refused")) { gatehouse in
+            let client = try gatehouse.connect()
+            try client.send(
+                Self.upgradeRequest("/api/socket", authorization: try gatehouse.bearer())
+                    + rawRequest("GET", "/admin/secret", headers: try gatehouse.bearer()))
+            let response = try client.readResponse()
+            #expect(response.status == 426)
+            #expect(response.header("Connection")?.lowercased() == "close")
+            #expect(client.isClosedByPeer())
+            #expect(gatehouse.upstream.requests.map(\.uri) == ["/api/socket"])
+        }
+    }
+
     @Test func upgradeNotNominatedByConnectionIsAPlainRequest() async throws {
         try await withGatehouse { gatehouse in
             let client = try gatehouse.connect()

@@ -23,7 +23,7 @@ struct RequestParserFuzzTests {
         var description: String { "\(method) \(target) \(version) \(fields) body \(body.count) bytes" }
     }
 
-    static let methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+    static let methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PROPFIND"]
 
     /// A valid pipeline of one to three requests with random fields and bodies (by length or by random chunks).
     static func pipeline(_ random: inout SeededGenerator) -> (bytes: [UInt8], messages: [Message]) {
@@ -31,9 +31,12 @@ struct RequestParserFuzzTests {
         var messages: [Message] = []
         for _ in 0..<(1 + random.below(3)) {
             let method = methods[random.below(methods.count)]
-            let target = "/p/\(random.below(100))" + (random.below(2) == 0 ? "?q=\(random.below(1000))&r=%2F" : "")
+            let host = "h\(random.below(9)).test"
+            var target = "/p/\(random.below(100))" + (random.below(2) == 0 ? "?q=\(random.below(1000))&r=%2F" : "")
+            // Absolute-form for this host now and then.
+            if random.below(5) == 0 { target = "http://\(host)" + target }
             let http10 = random.below(5) == 0
-            var fields = ["Host: h\(random.below(9)).test"]
+            var fields = ["Host: \(host)"]
             // The client closes after HTTP/1.0 without keep-alive, or after `Connection: close`: nothing follows.
             let last: Bool
             switch (http10, random.below(4)) {
@@ -70,6 +73,8 @@ struct RequestParserFuzzTests {
                 framing = body
             }
             let version = http10 ? "HTTP/1.0" : "HTTP/1.1"
+            // An empty line before a request line is allowed (RFC 9112 §2.2).
+            if random.below(6) == 0 { bytes += Array("\r\n".utf8) }
             bytes += Array("\(method) \(target) \(version)\r\n\(fields.map { $0 + "\r\n" }.joined())\r\n".utf8) + framing
             let expected = fields.map { field in
                 let parts = field.split(separator: ":", maxSplits: 1)

@@ -122,9 +122,20 @@ struct RequestParserTests {
     }
 
     @Test func methodsAreKeptAsSent() throws {
-        for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "PURGE", "get"] {
+        for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "PURGE", "M-SEARCH"] {
             let head = try #require(Self.parse(Self.request([Self.hostField], line: "\(method) /a")).heads.first)
             #expect(head.method.rawValue == method)
+        }
+    }
+
+    @Test(arguments: ["get", "Delete", "dELETE", "purge"])
+    func methodsWithLowerCaseAreRefused(method: String) {
+        #expect(Self.parse(Self.request([Self.hostField], line: "\(method) /a")).error?.detail == "the method must be upper case")
+    }
+
+    @Test func connectIsRefused() {
+        for target in ["evil.test:443", "/public/a"] {
+            #expect(Self.parse(Self.request([Self.hostField], line: "CONNECT \(target)")).refusal?.status == 400)
         }
     }
 
