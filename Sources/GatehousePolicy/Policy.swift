@@ -125,6 +125,12 @@ public struct Policy: Sendable {
             trace?.record("token", true, "claims given (nothing verified), read as issuer '\(issuer.issuer)'")
             return Result { () throws(TokenError) in (token, try identityValues(token)) }
         case .authorization(let headers):
+            // A token the cache holds had its shape checked when it was stored: the same bytes need no second scan.
+            let candidate = headers.count == 1 ? Self.afterBearerScheme(headers[0]) : nil
+            if let candidate, let entry = cache.lookup(candidate, keyGeneration: keys.generation, now: now) {
+                trace?.record("token", true, "valid (from the verified-token cache); issuer '\(entry.token.issuer)', subject '\(entry.token.subject ?? "-")'")
+                return .success((entry.token, entry.identity))
+            }
             let bearer: Substring
             switch Self.bearerToken(headers) {
             case .success(let value): bearer = value
@@ -132,10 +138,7 @@ public struct Policy: Sendable {
                 trace?.record("token", false, error.detail)
                 return .failure(error)
             }
-            if let entry = cache.lookup(bearer, keyGeneration: keys.generation, now: now) {
-                trace?.record("token", true, "valid (from the verified-token cache); issuer '\(entry.token.issuer)', subject '\(entry.token.subject ?? "-")'")
-                return .success((entry.token, entry.identity))
-            }
+            // The token is the candidate looked up above whenever the scheme was `Bearer` and one space.
             do {
                 let token = try verifier.verify(bearer, keys: keys, now: now)
                 let identity = try identityValues(token)
@@ -188,6 +191,16 @@ public struct Policy: Sendable {
             let utf8 = value.utf8
             return .success(Substring(utf8[utf8.index(utf8.startIndex, offsetBy: offset)...]))
         }
+    }
+
+    /// What follows `Bearer ` (any casing) in `value`, unchecked; nil for another scheme.
+    private static func afterBearerScheme(_ value: Substring) -> Substring? {
+        let utf8 = value.utf8
+        guard utf8.count > 7 else { return nil }
+        let schemeEnd = utf8.index(utf8.startIndex, offsetBy: 7)
+        var scheme = String(Substring(utf8[..<schemeEnd]))
+        let isBearer = scheme.withUTF8 { HeaderName.equalsIgnoringCase(UnsafeRawBufferPointer($0), "bearer ") }
+        return isBearer ? Substring(utf8[schemeEnd...]) : nil
     }
 
     private enum CredentialShape {
