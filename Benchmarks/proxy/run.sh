@@ -2,7 +2,8 @@
 # Gatehouse vs nginx as a reverse proxy, side by side, same machine, same load.
 #
 #   Benchmarks/proxy/run.sh            # 10 s per case
-#   ROUNDS=3 Benchmarks/proxy/run.sh   # each case 3 times, interleaved; the median round is shown
+#   ROUNDS=3 Benchmarks/proxy/run.sh   # each case 3 times, interleaved: the median round of each case is shown,
+#                                      # and each ratio is the median of the per-round ratios
 #   DURATION=30 CONNECTIONS=64 Benchmarks/proxy/run.sh
 #
 # Layout: the proxy under test is pinned to CPU 0 (taskset); the upstream (nginx `return 200`) and the load
@@ -158,7 +159,6 @@ report() {
     local line; line=$(sort -n "$file" | awk '{ lines[NR] = $0 } END { print lines[int((NR + 1) / 2)] }')
     # shellcheck disable=SC2086
     printf "%-34s %10s %9s %9s %10s %9s\n" "$name" $line
-    echo "${line%% *}" > "$WORK/rps-${name// /_}"
 }
 
 taskset -c 0 nginx -p "$WORK" -c "$WORK/proxy.conf" -g "daemon off;" & NGINX_PID=$!; PIDS+=($NGINX_PID)
@@ -186,11 +186,15 @@ echo "Gatehouse proxy benchmark: $(nproc) cores, ${DURATION}s per case, $ROUNDS 
 printf "%-34s %10s %9s %9s %10s %9s\n" "case" "req/s" "p50" "p99" "CPU us/req" "non-2xx"
 for name in "${CASES[@]}"; do report "$name"; done
 
-nginx_rps=$(cat "$WORK/rps-nginx_proxy_pass")
-gh_rps=$(cat "$WORK/rps-gatehouse_RS256_token")
+# ratio A B: A's requests/s over B's within each round (the two ran side by side, minutes apart at most), then the
+# median of those: a slow spell of a shared machine moves both sides of one round, not one side of the ratio.
+ratio() {
+    paste -d' ' "$WORK/results-${1// /_}" "$WORK/results-${2// /_}" | awk '{ print $1 / $6 }' | sort -n | awk '
+        { r[NR] = $1; all = all sprintf(" %.2f", $1) }
+        END { printf "%.2f (per round:%s)\n", r[int((NR + 1) / 2)], all }'
+}
 echo
-awk -v g="$gh_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio gatehouse (RS256 token) / nginx proxy_pass: %.2f\n", g / n }'
-if [ -f "$WORK/rps-haproxy_jwt_verify_RS256" ]; then
-    haproxy_rps=$(cat "$WORK/rps-haproxy_jwt_verify_RS256")
-    awk -v g="$gh_rps" -v h="$haproxy_rps" 'BEGIN { printf "ratio gatehouse (RS256 token) / haproxy jwt_verify: %.2f\n", g / h }'
+echo "ratio gatehouse (RS256 token) / nginx proxy_pass: $(ratio "gatehouse RS256 token" "nginx proxy_pass")"
+if [ -f "$WORK/results-haproxy_jwt_verify_RS256" ]; then
+    echo "ratio gatehouse (RS256 token) / haproxy jwt_verify: $(ratio "gatehouse RS256 token" "haproxy jwt_verify RS256")"
 fi
