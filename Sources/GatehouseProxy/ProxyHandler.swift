@@ -778,7 +778,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 context?.close(promise: nil)
             } else {
                 beginExchange(version: .http1_1, method: .GET, path: "-")
-                // Nothing more is read: the partial head left in the decoder must not become a second answer.
+                // Nothing more is read: the partial head held by the parser must not become a second answer.
                 _ = machine.requestInvalid()
                 writeLocal(.requestTimeout, close: true)
             }

@@ -118,26 +118,15 @@ struct RequestParser {
     /// Collects the head until its blank line, then parses it; nil when more bytes are needed (all of `buffer` is
     /// then held).
     private mutating func readHead(_ buffer: inout ByteBuffer, scanned: Int) throws(HeaderPolicy.Refusal) -> RequestHead? {
-        var source: ByteBuffer
-        if var held = partial {
-            partial = nil
-            held.writeBuffer(&buffer)
-            source = held
-        } else {
-            source = buffer
-        }
-        buffer.moveReaderIndex(to: buffer.writerIndex)
-        let found = source.withUnsafeReadableBytes { Self.scanHead($0, from: scanned) }
-        guard let end = try found.get() else {
-            guard source.readableBytes <= limits.maxHeadBytes else { throw Self.headTooLarge }
-            partial = source
-            state = .head(scanned: source.readableBytes)
+        var scannedNow = scanned
+        guard
+            let headBytes = try HeadBytes.collect(
+                &buffer, partial: &partial, scanned: &scannedNow, maxBytes: limits.maxHeadBytes,
+                tooLarge: Self.headTooLarge, scan: Self.scanHead)
+        else {
+            state = .head(scanned: scannedNow)
             return nil
         }
-        guard end <= limits.maxHeadBytes else { throw Self.headTooLarge }
-        let headBytes = source.readSlice(length: end)!
-        // What follows the head goes back to the caller.
-        buffer = source
         let head = try Self.parseCheckedHead(headBytes, limits: limits)
         // After an upgrade request, or one after which the client closes, nothing is parsed.
         stopsAfterMessage = head.isUpgrade || !head.keepAlive
@@ -159,9 +148,9 @@ struct RequestParser {
         HeaderPolicy.Refusal(status: 400, detail: detail)
     }
 
-    /// The offset just past the head's blank line, or nil when it has not come yet (see ``FieldLine/scan(_:from:)``).
+    /// The offset just past the head's blank line, or nil when it has not come yet (see ``HeadBytes/scan(_:from:)``).
     private static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Result<Int?, HeaderPolicy.Refusal> {
-        let scan = FieldLine.scan(bytes, from: scanned)
+        let scan = HeadBytes.scan(bytes, from: scanned)
         if let failure = scan.failure { return .failure(invalid(failure)) }
         if case .complete(let end) = scan { return .success(end) }
         return .success(nil)
@@ -263,7 +252,7 @@ struct RequestParser {
             while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
             let valueStart = index
             // The head's bytes were checked as they came (``scanHead``): no control bytes here but HTAB and CR.
-            let (lineEnd, valueEnd) = FieldLine.valueEnd(raw, from: index)
+            let (lineEnd, valueEnd) = HeadBytes.valueEnd(raw, from: index)
             index = lineEnd
             guard raw[index + 1] == UInt8(ascii: "\n") else { throw invalid("bare CR in the head") }
             let trailingWhitespace = valueEnd < index

@@ -178,26 +178,15 @@ struct UpstreamResponseParser {
     /// Collects the head until its blank line, then parses it; nil when more bytes are needed (all of `buffer` is
     /// then held) or when an interim response was skipped.
     private mutating func readHead(_ buffer: inout ByteBuffer, scanned: Int) throws(ParseError) -> UpstreamResponseHead? {
-        var source: ByteBuffer
-        if var held = partial {
-            partial = nil
-            held.writeBuffer(&buffer)
-            source = held
-        } else {
-            source = buffer
-        }
-        buffer.moveReaderIndex(to: buffer.writerIndex)
-        let found = source.withUnsafeReadableBytes { Self.scanHead($0, from: scanned) }
-        guard let end = try found.get() else {
-            guard source.readableBytes <= maxHeadBytes else { throw ParseError(description: "response head too large") }
-            partial = source
-            state = .head(scanned: source.readableBytes)
+        var scannedNow = scanned
+        guard
+            let headBytes = try HeadBytes.collect(
+                &buffer, partial: &partial, scanned: &scannedNow, maxBytes: maxHeadBytes,
+                tooLarge: ParseError(description: "response head too large"), scan: Self.scanHead)
+        else {
+            state = .head(scanned: scannedNow)
             return nil
         }
-        guard end <= maxHeadBytes else { throw ParseError(description: "response head too large") }
-        let headBytes = source.readSlice(length: end)!
-        // What follows the head goes back to the caller.
-        buffer = source
         let head = try Self.parseCheckedHead(headBytes, method: method ?? .GET)
         switch head.status {
         case 101:
@@ -218,14 +207,14 @@ struct UpstreamResponseParser {
     }
 
     /// The offset just past the head's blank line, or nil when it has not come yet: the status line's start is
-    /// checked too (see ``FieldLine/scan(_:from:)`` for the rest).
+    /// checked too (see ``HeadBytes/scan(_:from:)`` for the rest).
     private static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Result<Int?, ParseError> {
         let prefix: StaticString = "HTTP/1."
         let prefixOK = prefix.withUTF8Buffer { expected in
             zip(bytes.prefix(expected.count), expected).allSatisfy { $0 == $1 }
         }
         guard prefixOK else { return .failure(ParseError(description: "malformed status line")) }
-        let scan = FieldLine.scan(bytes, from: scanned)
+        let scan = HeadBytes.scan(bytes, from: scanned)
         if let failure = scan.failure { return .failure(ParseError(description: failure)) }
         if case .complete(let end) = scan { return .success(end) }
         return .success(nil)
@@ -310,7 +299,7 @@ struct UpstreamResponseParser {
             while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
             let valueStart = index
             // The head's bytes were checked as they came (``scanHead``): no control bytes here but HTAB and CR.
-            let (lineEnd, valueEnd) = FieldLine.valueEnd(raw, from: index)
+            let (lineEnd, valueEnd) = HeadBytes.valueEnd(raw, from: index)
             index = lineEnd
             guard raw[index + 1] == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR in the head") }
             index += 2

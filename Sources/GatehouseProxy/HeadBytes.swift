@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -8,7 +10,7 @@ import Darwin
 
 /// The byte-level reading of an HTTP/1 head shared by the request and response parsers: finding its end while
 /// checking every byte, then the end of each field line (a bearer token makes a value hundreds of bytes long).
-enum FieldLine {
+enum HeadBytes {
     /// What ``scan(_:from:)`` found.
     enum Scan: Equatable {
         /// The head ends just before this offset.
@@ -48,6 +50,42 @@ enum FieldLine {
             }
         }
         return .incomplete
+    }
+
+    /// Collects a head across reads, for both parsers: `partial` holds what came so far, of which the first `scanned`
+    /// bytes hold no blank line. Returns the head's bytes, with what follows them left in `buffer`, or nil when more
+    /// bytes are needed (then all of `buffer` has moved to `partial`). `scan` finds the end of a head (checking its
+    /// bytes as ``scan(_:from:)`` does); a head over `maxBytes`, ended or not, throws `tooLarge`.
+    static func collect<Failure: Error>(
+        _ buffer: inout ByteBuffer,
+        partial: inout ByteBuffer?,
+        scanned: inout Int,
+        maxBytes: Int,
+        tooLarge: Failure,
+        scan: (UnsafeRawBufferPointer, Int) -> Result<Int?, Failure>
+    ) throws(Failure) -> ByteBuffer? {
+        var source: ByteBuffer
+        if var held = partial {
+            partial = nil
+            held.writeBuffer(&buffer)
+            source = held
+        } else {
+            source = buffer
+        }
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        let from = scanned
+        let found = source.withUnsafeReadableBytes { scan($0, from) }
+        guard let end = try found.get() else {
+            guard source.readableBytes <= maxBytes else { throw tooLarge }
+            partial = source
+            scanned = source.readableBytes
+            return nil
+        }
+        guard end <= maxBytes else { throw tooLarge }
+        let head = source.readSlice(length: end)!
+        // What follows the head goes back to the caller.
+        buffer = source
+        return head
     }
 
     /// The offset of the CR that ends the line holding `start`, and the end of the value that starts there with
