@@ -189,9 +189,16 @@ for name in "${CASES[@]}"; do report "$name"; done
 # ratio A B: A's requests/s over B's within each round (the two ran side by side, minutes apart at most), then the
 # median of those: a slow spell of a shared machine moves both sides of one round, not one side of the ratio.
 ratio() {
-    paste -d' ' "$WORK/results-${1// /_}" "$WORK/results-${2// /_}" | awk '{ print $1 / $6 }' | sort -n | awk '
-        { r[NR] = $1; all = all sprintf(" %.2f", $1) }
-        END { printf "%.2f (per round:%s)\n", r[int((NR + 1) / 2)], all }'
+    paste -d' ' <(cut -d' ' -f1 "$WORK/results-${1// /_}") <(cut -d' ' -f1 "$WORK/results-${2// /_}") | awk '
+        $2 > 0 { n++; r[n] = $1 / $2; all = all sprintf(" %.2f", $1 / $2) }
+        END {
+            if (n == 0) { print "n/a"; exit }
+            # Sorted copy for the median; the list stays in round order.
+            for (i = 1; i <= n; i++) s[i] = r[i]
+            for (i = 2; i <= n; i++) { v = s[i]; for (j = i - 1; j >= 1 && s[j] > v; j--) s[j + 1] = s[j]; s[j + 1] = v }
+            m = n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
+            printf "%.2f (per round:%s)\n", m, all
+        }'
 }
 echo
 echo "ratio gatehouse (RS256 token) / nginx proxy_pass: $(ratio "gatehouse RS256 token" "nginx proxy_pass")"

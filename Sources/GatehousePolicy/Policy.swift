@@ -127,7 +127,7 @@ public struct Policy: Sendable {
         case .authorization(let headers):
             // A token the cache holds had its shape checked when it was stored: the same bytes need no second scan.
             let candidate = headers.count == 1 ? Self.afterBearerScheme(headers[0]) : nil
-            if let candidate, let entry = cache.lookup(candidate, keyGeneration: keys.generation, now: now) {
+            if let candidate, let entry = cache.lookup(candidate, keyGeneration: keys.generation, now: now, countingMiss: false) {
                 trace?.record("token", true, "valid (from the verified-token cache); issuer '\(entry.token.issuer)', subject '\(entry.token.subject ?? "-")'")
                 return .success((entry.token, entry.identity))
             }
@@ -138,7 +138,9 @@ public struct Policy: Sendable {
                 trace?.record("token", false, error.detail)
                 return .failure(error)
             }
-            // The token is the candidate looked up above whenever the scheme was `Bearer` and one space.
+            // The token is the candidate looked up above whenever the scheme was `Bearer` and one space: that lookup
+            // missed, and the miss counts now that the credential is a token.
+            cache.countMiss()
             do {
                 let token = try verifier.verify(bearer, keys: keys, now: now)
                 let identity = try identityValues(token)

@@ -62,21 +62,29 @@ public final class TokenCache: Sendable {
         self.capacity = capacity
     }
 
-    func lookup(_ token: Substring, keyGeneration: UInt64, now: Double) -> Entry? {
+    /// The entry for `token`, if it is still good. A miss is counted unless `countingMiss` is false (a lookup made
+    /// before the credential's shape was checked: the caller counts the miss once the credential is a token).
+    func lookup(_ token: Substring, keyGeneration: UInt64, now: Double, countingMiss: Bool = true) -> Entry? {
         guard capacity > 0 else { return nil }
         return state.withLock { state in
             guard let entry = state.entries[Key(text: token)] else {
-                state.misses += 1
+                if countingMiss { state.misses += 1 }
                 return nil
             }
             guard entry.keyGeneration == keyGeneration, now < entry.token.expiresAt else {
                 state.entries[Key(text: token)] = nil
-                state.misses += 1
+                if countingMiss { state.misses += 1 }
                 return nil
             }
             state.hits += 1
             return entry
         }
+    }
+
+    /// Counts a miss found by a lookup that did not count it.
+    func countMiss() {
+        guard capacity > 0 else { return }
+        state.withLock { $0.misses += 1 }
     }
 
     func store(_ token: Substring, _ entry: Entry, now: Double) {

@@ -188,7 +188,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 if holdsNextRequest { return }
                 // Each request is read under the limits in force when it starts (a reload applies to open
                 // connections too).
-                parser.limits = store.snapshot.configuration.server.limits
+                parser.limits = store.limits
             }
             inbound = nil
             let event: RequestParser.Event?

@@ -159,6 +159,21 @@ struct TokenCacheTests {
         #expect(cache.statistics.hits == 0)
     }
 
+    @Test("a miss is counted once per token looked up, and not for a credential that is no token")
+    func missesCountTokens() async throws {
+        let (fixture, cache, policy) = try await Self.cached(capacity: 100)
+        let token = try fixture.mint()
+        for malformed in ["a b", " " + token, token + "\tx"] {
+            #expect(Self.decide(policy, malformed, keys: fixture.keys, at: testNow).status == 401)
+        }
+        #expect(cache.statistics.misses == 0)
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(cache.statistics.misses == 1)
+        #expect(Self.decide(policy, token, keys: fixture.keys, at: testNow).status == 200)
+        #expect(cache.statistics.misses == 1)
+        #expect(cache.statistics.hits == 1)
+    }
+
     @Test("requirements are checked on every request, cached token or not")
     func requirementsStillChecked() async throws {
         let (fixture, _, policy) = try await Self.cached(capacity: 100)
