@@ -62,27 +62,20 @@ public enum KeyMaterial: Sendable {
         let collection = JWTKeyCollection()
         let kid = JWKIdentifier(string: "k")
         switch (self, algorithm) {
-        case (.rsaPublic(let key as any RSAKey), .rs256), (.rsaPrivate(let key as any RSAKey), .rs256):
-            await collection.add(rsa: key, digestAlgorithm: .sha256, kid: kid)
-        case (.rsaPublic(let key as any RSAKey), .rs384), (.rsaPrivate(let key as any RSAKey), .rs384):
-            await collection.add(rsa: key, digestAlgorithm: .sha384, kid: kid)
-        case (.rsaPublic(let key as any RSAKey), .rs512), (.rsaPrivate(let key as any RSAKey), .rs512):
-            await collection.add(rsa: key, digestAlgorithm: .sha512, kid: kid)
-        case (.rsaPublic(let key as any RSAKey), .ps256), (.rsaPrivate(let key as any RSAKey), .ps256):
-            await collection.add(pss: key, digestAlgorithm: .sha256, kid: kid)
-        case (.rsaPublic(let key as any RSAKey), .ps384), (.rsaPrivate(let key as any RSAKey), .ps384):
-            await collection.add(pss: key, digestAlgorithm: .sha384, kid: kid)
-        case (.rsaPublic(let key as any RSAKey), .ps512), (.rsaPrivate(let key as any RSAKey), .ps512):
-            await collection.add(pss: key, digestAlgorithm: .sha512, kid: kid)
+        case (.rsaPublic(let key as any RSAKey), _), (.rsaPrivate(let key as any RSAKey), _):
+            switch algorithm {
+            case .rs256, .rs384, .rs512: await collection.add(rsa: key, digestAlgorithm: Self.digest(algorithm), kid: kid)
+            case .ps256, .ps384, .ps512: await collection.add(pss: key, digestAlgorithm: Self.digest(algorithm), kid: kid)
+            default: throw KeyError("algorithm \(algorithm.rawValue) does not fit a \(kind.rawValue) key")
+            }
         case (.p256Public(let key), _): await collection.add(ecdsa: key, kid: kid)
         case (.p256Private(let key), _): await collection.add(ecdsa: key, kid: kid)
         case (.p384Public(let key), _): await collection.add(ecdsa: key, kid: kid)
         case (.p384Private(let key), _): await collection.add(ecdsa: key, kid: kid)
         case (.ed25519Public(let key), _): await collection.add(eddsa: key, kid: kid)
         case (.ed25519Private(let key), _): await collection.add(eddsa: key, kid: kid)
-        case (.hmac(let key, _), .hs256): await collection.add(hmac: key, digestAlgorithm: .sha256, kid: kid)
-        case (.hmac(let key, _), .hs384): await collection.add(hmac: key, digestAlgorithm: .sha384, kid: kid)
-        case (.hmac(let key, _), .hs512): await collection.add(hmac: key, digestAlgorithm: .sha512, kid: kid)
+        case (.hmac(let key, _), .hs256), (.hmac(let key, _), .hs384), (.hmac(let key, _), .hs512):
+            await collection.add(hmac: key, digestAlgorithm: Self.digest(algorithm), kid: kid)
         default: throw KeyError("algorithm \(algorithm.rawValue) does not fit a \(kind.rawValue) key")
         }
         let built = try await collection.getKey(for: kid, alg: algorithm.rawValue)
@@ -90,6 +83,15 @@ public enum KeyMaterial: Sendable {
             throw KeyError("jwt-kit built \(built.name) where \(algorithm.rawValue) was asked for")
         }
         return built
+    }
+
+    /// The SHA-2 digest an RS, PS or HS algorithm names by its number.
+    private static func digest(_ algorithm: SignatureAlgorithm) -> DigestAlgorithm {
+        switch algorithm {
+        case .rs384, .ps384, .hs384: return .sha384
+        case .rs512, .ps512, .hs512: return .sha512
+        default: return .sha256
+        }
     }
 
     /// One verification key per algorithm in `allowed` that fits this key's kind (only `boundTo`, when the key was
