@@ -18,6 +18,11 @@ extension ByteBuffer {
         }
     }
 
+    /// Writes a parsed head's field, whose bytes are in `raw`, as `name: value` and CRLF.
+    mutating func writeField(_ field: HeadField, in raw: UnsafeRawBufferPointer) {
+        writeField(name: UnsafeRawBufferPointer(rebasing: raw[field.name]), value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
+    }
+
     /// Writes `name: value` and CRLF with one capacity check.
     mutating func writeField(_ name: String, _ value: String) {
         var name = name

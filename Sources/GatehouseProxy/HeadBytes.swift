@@ -1,3 +1,4 @@
+import GatehousePolicy
 import NIOCore
 
 #if canImport(Glibc)
@@ -8,9 +9,25 @@ import Musl
 import Darwin
 #endif
 
+/// A header field of a parsed head (request or response): the offsets of its name and trimmed value in the head's
+/// bytes, and what the name is.
+struct HeadField {
+    let name: Range<Int>
+    let value: Range<Int>
+    let kind: HeaderPolicy.Known
+    /// Whether the name holds neither `_` nor `.` (which some stacks read as `-`).
+    let isPlain: Bool
+    /// Whether whitespace followed the value (left out of ``value``).
+    let trailingWhitespace: Bool
+}
+
 /// The byte-level reading of an HTTP/1 head shared by the request and response parsers: finding its end while
-/// checking every byte, then the end of each field line (a bearer token makes a value hundreds of bytes long).
+/// checking every byte, then reading its field lines one by one.
 enum HeadBytes {
+    /// Why a field line was refused.
+    struct Malformed: Error {
+        let description: String
+    }
     /// What ``scan(_:from:)`` found.
     enum Scan: Equatable {
         /// The head ends just before this offset.
@@ -88,11 +105,53 @@ enum HeadBytes {
         return head
     }
 
+    /// Traps unless `raw` ends with CRLF CRLF, as every head ``collect(_:partial:scanned:maxBytes:tooLarge:scan:)``
+    /// gives does: the parsers' index loops lean on it (each stops at the blank line's CR at the latest).
+    static func requireBlankLineEnd(_ raw: UnsafeRawBufferPointer) {
+        let count = raw.count
+        precondition(
+            count >= 4 && raw[count - 4] == UInt8(ascii: "\r") && raw[count - 3] == UInt8(ascii: "\n")
+                && raw[count - 2] == UInt8(ascii: "\r") && raw[count - 1] == UInt8(ascii: "\n"))
+    }
+
+    /// Reads the field line at `index` of a head ``scan(_:from:)`` checked, moving `index` past its CRLF; nil at the
+    /// blank line that ends the head. Refused: a name that is not a token (a leading space or tab is obsolete line
+    /// folding), whitespace before the colon, and a CR not followed by LF.
+    static func field(_ raw: UnsafeRawBufferPointer, at index: inout Int) throws(Malformed) -> HeadField? {
+        if raw[index] == UInt8(ascii: "\r") {
+            guard raw[index + 1] == UInt8(ascii: "\n"), index + 2 == raw.count else { throw Malformed(description: "malformed head") }
+            return nil
+        }
+        let nameStart = index
+        var isPlain = true
+        while HeaderName.isTokenByte(raw[index]) {
+            if raw[index] == UInt8(ascii: "_") || raw[index] == UInt8(ascii: ".") { isPlain = false }
+            index += 1
+        }
+        guard index > nameStart else {
+            let folded = raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t")
+            throw Malformed(description: folded ? "obsolete line folding" : "invalid header name")
+        }
+        guard raw[index] == UInt8(ascii: ":") else { throw Malformed(description: "invalid header name") }
+        let name = nameStart..<index
+        index += 1
+        while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
+        let valueStart = index
+        // The head's bytes were checked as they came: no control bytes here but HTAB and CR.
+        let (lineEnd, valueEnd) = Self.valueEnd(raw, from: index)
+        guard raw[lineEnd + 1] == UInt8(ascii: "\n") else { throw Malformed(description: "bare CR in the head") }
+        index = lineEnd + 2
+        return HeadField(
+            name: name, value: valueStart..<valueEnd,
+            kind: HeaderPolicy.classify(UnsafeRawBufferPointer(rebasing: raw[name])), isPlain: isPlain,
+            trailingWhitespace: valueEnd < lineEnd)
+    }
+
     /// The offset of the CR that ends the line holding `start`, and the end of the value that starts there with
     /// trailing spaces and tabs left out, in a head ``scan(_:from:)`` checked. `raw` must hold a CR at or after
     /// `start`.
     @inline(__always)
-    static func valueEnd(_ raw: UnsafeRawBufferPointer, from start: Int) -> (lineEnd: Int, valueEnd: Int) {
+    private static func valueEnd(_ raw: UnsafeRawBufferPointer, from start: Int) -> (lineEnd: Int, valueEnd: Int) {
         let base = raw.baseAddress!
         let found = memchr(base + start, Int32(UInt8(ascii: "\r")), raw.count - start)!
         let lineEnd = base.distance(to: UnsafeRawPointer(found))

@@ -182,9 +182,6 @@ enum HeaderPolicy {
         var keptProto = false
         var keptForwardedHost = false
         head.bytes.withUnsafeReadableBytes { raw in
-            func write(_ field: RequestHead.Field) {
-                buffer.writeField(name: UnsafeRawBufferPointer(rebasing: raw[field.name]), value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
-            }
             for field in head.fields {
                 let name = UnsafeRawBufferPointer(rebasing: raw[field.name])
                 guard field.isPlain else {
@@ -202,7 +199,7 @@ enum HeaderPolicy {
                     if isIdentityHeader(folded, identityNames: identityNames) { continue }
                     // Only the standard spelling of a forwarding header may come from a trusted proxy: these never do.
                     if forwardingHeaders.contains(folded) { continue }
-                    write(field)
+                    buffer.writeField(field, in: raw)
                     continue
                 }
                 // The common case, decided without allocating: for such a name the folded and lower-case spellings
@@ -233,7 +230,7 @@ enum HeaderPolicy {
                 default:
                     break
                 }
-                write(field)
+                buffer.writeField(field, in: raw)
             }
         }
         switch head.framing {
@@ -304,14 +301,11 @@ enum HeaderPolicy {
                     }
                 }
             }
-            func write(_ field: UpstreamResponseHead.Field) {
-                buffer.writeField(name: UnsafeRawBufferPointer(rebasing: raw[field.name]), value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
-            }
             for field in head.fields {
                 // The parser classified each name once: every relayed response passes here.
                 switch field.kind {
                 case .connection, .upgrade:
-                    if keepUpgrade { write(field) }
+                    if keepUpgrade { buffer.writeField(field, in: raw) }
                     continue
                 case .hopByHop, .transferEncoding, .expect, .requestID:
                     continue
@@ -323,7 +317,7 @@ enum HeaderPolicy {
                 if !nominated.isEmpty && nominated.contains(where: { HeaderName.equalsIgnoringCase(name, $0) }) {
                     continue
                 }
-                write(field)
+                buffer.writeField(field, in: raw)
             }
         }
     }

@@ -5,14 +5,7 @@ import NIOHTTP1
 /// A client's request head as parsed by ``RequestParser``: its bytes, where each header field lies in them, and what
 /// the data path reads, gathered in the one pass that checked it.
 struct RequestHead {
-    /// A header field: the offsets of its name and (trimmed) value in ``bytes``, and what the name is.
-    struct Field {
-        let name: Range<Int>
-        let value: Range<Int>
-        let kind: HeaderPolicy.Known
-        /// Whether the name holds neither `_` nor `.` (which some stacks read as `-`).
-        let isPlain: Bool
-    }
+    typealias Field = HeadField
 
     /// The head, from the request line to the blank line (reader index 0).
     let bytes: ByteBuffer

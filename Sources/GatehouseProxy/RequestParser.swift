@@ -176,11 +176,7 @@ struct RequestParser {
         _ raw: UnsafeRawBufferPointer, bytes: ByteBuffer, limits: ServerSettings.Limits
     ) throws(HeaderPolicy.Refusal) -> RequestHead {
         let count = raw.count
-        // The head ends with CRLF CRLF, so every scan below stops inside it.
-        // Everything below leans on this: every scan stops at the CR of the blank line at the latest.
-        precondition(
-            count >= 4 && raw[count - 4] == UInt8(ascii: "\r") && raw[count - 3] == UInt8(ascii: "\n")
-                && raw[count - 2] == UInt8(ascii: "\r") && raw[count - 1] == UInt8(ascii: "\n"))
+        HeadBytes.requireBlankLineEnd(raw)
         var index = 0
         var lowerCase = false
         while HeaderName.isTokenByte(raw[index]) {
@@ -211,7 +207,7 @@ struct RequestParser {
         let version = supported && minor == 0 ? HTTPVersion.http1_0 : HTTPVersion.http1_1
         index += 10
 
-        var fields: [RequestHead.Field] = []
+        var fields: [HeadField] = []
         fields.reserveCapacity(16)
         var contentLength: Int? = nil
         var lengthCount = 0
@@ -228,39 +224,20 @@ struct RequestParser {
         var keepAliveToken = false
         var upgradeToken = false
         while true {
-            if raw[index] == UInt8(ascii: "\r") {
-                guard raw[index + 1] == UInt8(ascii: "\n"), index + 2 == count else { throw invalid("malformed head") }
-                break
+            let field: HeadField
+            do {
+                guard let next = try HeadBytes.field(raw, at: &index) else { break }
+                field = next
+            } catch {
+                throw invalid(error.description)
             }
             guard fields.count < limits.maxHeaders else {
                 throw HeaderPolicy.Refusal(status: 431, detail: "too many header fields")
             }
-            let nameStart = index
-            var isPlain = true
-            while HeaderName.isTokenByte(raw[index]) {
-                if raw[index] == UInt8(ascii: "_") || raw[index] == UInt8(ascii: ".") { isPlain = false }
-                index += 1
-            }
-            guard index > nameStart else {
-                throw invalid(
-                    raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t")
-                        ? "obsolete line folding" : "invalid header name")
-            }
-            guard raw[index] == UInt8(ascii: ":") else { throw invalid("invalid header name") }
-            let name = nameStart..<index
-            index += 1
-            while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
-            let valueStart = index
-            // The head's bytes were checked as they came (``scanHead``): no control bytes here but HTAB and CR.
-            let (lineEnd, valueEnd) = HeadBytes.valueEnd(raw, from: index)
-            index = lineEnd
-            guard raw[index + 1] == UInt8(ascii: "\n") else { throw invalid("bare CR in the head") }
-            let trailingWhitespace = valueEnd < index
-            index += 2
-            let value = valueStart..<valueEnd
-            let valueBytes = UnsafeRawBufferPointer(rebasing: raw[value])
-            let kind = HeaderPolicy.classify(UnsafeRawBufferPointer(rebasing: raw[name]))
-            fields.append(RequestHead.Field(name: name, value: value, kind: kind, isPlain: isPlain))
+            fields.append(field)
+            let kind = field.kind
+            let trailingWhitespace = field.trailingWhitespace
+            let valueBytes = UnsafeRawBufferPointer(rebasing: raw[field.value])
             func text() -> String { String(decoding: valueBytes, as: UTF8.self) }
             switch kind {
             case .contentLength:

@@ -14,12 +14,7 @@ struct UpstreamResponseHead {
         case untilClose
     }
 
-    /// A header field: the offsets of its name and (trimmed) value in ``bytes``, and what the name is.
-    struct Field {
-        let name: Range<Int>
-        let value: Range<Int>
-        let kind: HeaderPolicy.Known
-    }
+    typealias Field = HeadField
 
     /// The head, from the status line to the blank line (reader index 0).
     let bytes: ByteBuffer
@@ -239,6 +234,7 @@ struct UpstreamResponseParser {
     private static func parseHead(
         _ raw: UnsafeRawBufferPointer, bytes: ByteBuffer, method: HTTPMethod
     ) throws(ParseError) -> UpstreamResponseHead {
+        HeadBytes.requireBlankLineEnd(raw)
         let count = raw.count
         // "HTTP/1.x SP ddd"
         guard count >= 16, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"),
@@ -272,7 +268,7 @@ struct UpstreamResponseParser {
         }
         index += 2
 
-        var fields: [UpstreamResponseHead.Field] = []
+        var fields: [HeadField] = []
         fields.reserveCapacity(12)
         var contentLength: Int? = nil
         var lengthCount = 0
@@ -282,31 +278,16 @@ struct UpstreamResponseParser {
         var keepAliveToken = false
         var nominatesHeaders = false
         while true {
-            if raw[index] == UInt8(ascii: "\r") {
-                guard raw[index + 1] == UInt8(ascii: "\n"), index + 2 == count else { throw ParseError(description: "malformed head") }
-                break
+            let field: HeadField
+            do {
+                guard let next = try HeadBytes.field(raw, at: &index) else { break }
+                field = next
+            } catch {
+                throw ParseError(description: error.description)
             }
-            let nameStart = index
-            while HeaderName.isTokenByte(raw[index]) { index += 1 }
-            guard index > nameStart else {
-                throw ParseError(
-                    description: raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t")
-                        ? "obsolete line folding" : "invalid header name")
-            }
-            guard raw[index] == UInt8(ascii: ":") else { throw ParseError(description: "invalid header name") }
-            let name = nameStart..<index
-            index += 1
-            while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
-            let valueStart = index
-            // The head's bytes were checked as they came (``scanHead``): no control bytes here but HTAB and CR.
-            let (lineEnd, valueEnd) = HeadBytes.valueEnd(raw, from: index)
-            index = lineEnd
-            guard raw[index + 1] == UInt8(ascii: "\n") else { throw ParseError(description: "bare CR in the head") }
-            index += 2
-            let value = valueStart..<valueEnd
-            let valueBytes = UnsafeRawBufferPointer(rebasing: raw[value])
-            let kind = HeaderPolicy.classify(UnsafeRawBufferPointer(rebasing: raw[name]))
-            fields.append(UpstreamResponseHead.Field(name: name, value: value, kind: kind))
+            fields.append(field)
+            let kind = field.kind
+            let valueBytes = UnsafeRawBufferPointer(rebasing: raw[field.value])
             switch kind {
             case .contentLength:
                 lengthCount += 1
