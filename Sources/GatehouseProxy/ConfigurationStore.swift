@@ -130,11 +130,6 @@ public final class ConfigurationStore: Sendable {
         current.withLock { $0 }
     }
 
-    /// The request limits in force (read per request without taking the snapshot).
-    var limits: ServerSettings.Limits {
-        current.withLock { $0.configuration.server.limits }
-    }
-
     /// Puts `snapshot` in force for every request that starts from now on.
     public func replace(with snapshot: Snapshot) {
         current.withLock { $0 = snapshot }

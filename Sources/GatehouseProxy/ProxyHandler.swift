@@ -186,9 +186,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             if parser.isBetweenRequests {
                 if holdsNextRequest { return }
-                // Each request is read under the limits in force when it starts (a reload applies to open
-                // connections too).
-                parser.limits = store.limits
+                // Each request is read and judged under the configuration in force when it starts (a reload applies
+                // to open connections too): one snapshot for its limits and its decision.
+                let current = store.snapshot
+                snapshot = current
+                parser.limits = current.configuration.server.limits
             }
             inbound = nil
             let event: RequestParser.Event?
@@ -296,8 +298,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // the response being flushed).
         if machine.state == .closing { return }
         timerDeadline = nil
-        let snapshot = store.snapshot
-        self.snapshot = snapshot
+        let snapshot = self.snapshot ?? store.snapshot
         let settings = snapshot.configuration.server
         // A refused request is answered with the client's id too.
         let requestID = head.requestID.flatMap { HeaderPolicy.isSaneRequestID($0) ? $0 : nil }
@@ -331,9 +332,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let upgrade = head.upgrade
         // Only WebSocket is spliced: other upgrades (h2c above all) would carry requests Gatehouse never judged.
         let wantsUpgrade = head.isUpgrade && upgrade.map { HeaderName.equalsIgnoringCase($0, "websocket") } ?? false
-        // Nothing after an upgrade request is parsed as HTTP (spliced, refused or relayed as a plain request), so
-        // the connection ends with this exchange.
-        if head.isUpgrade { exchange!.clientKeepAlive = false }
         switch machine.requestHead(allowed: decision.isAllowed, hasBody: framing.hasBody || expectsContinue) {
         case .answerLocally(let close):
             writeLocal(LocalAnswer(decision: decision), close: close || !exchange!.clientKeepAlive)
@@ -474,24 +472,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let action = machine.responseHead(switchingProtocols: switching)
             guard action == .forwardResponse || action == .splice else { return }
             let version = exchange?.version ?? .http1_1
-            let isHead = exchange?.method == .HEAD
-            let mayHaveBody = !(head.status < 200 || head.status == 204 || head.status == 304)
-            let hasLength = if case .length = head.body { true } else { false }
+            // The parser settled whether a body follows (a 101, 1xx, 204, 304 or a response to HEAD has none).
+            let withoutLength = head.body == .chunked || head.body == .untilClose
             var keepAlive = exchange?.clientKeepAlive ?? false
-            if keepAlive, version.minor == 0, !hasLength, mayHaveBody, !isHead {
+            if keepAlive, version.minor == 0, withoutLength {
                 // An HTTP/1.0 client cannot take chunks: without a length, only closing ends the body.
                 keepAlive = false
                 exchange?.clientKeepAlive = false
             }
-            let framing: ResponseFraming
-            if switching || isHead || !mayHaveBody {
-                framing = .none
-            } else if version.minor == 0 || hasLength {
-                framing = .raw
-            } else {
+            let framing: ResponseFraming =
+                switch head.body {
+                case .none: .none
+                case .length: .raw
                 // The upstream's chunks or close-delimited body, re-framed as chunks for an HTTP/1.1 client.
-                framing = .chunked
-            }
+                case .chunked, .untilClose: version.minor == 0 ? .raw : .chunked
+                }
             exchange?.responseFraming = framing
             exchange?.responseStatus = head.status
             var buffer = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 96)
