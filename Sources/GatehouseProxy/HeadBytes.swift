@@ -114,6 +114,14 @@ enum HeadBytes {
                 && raw[count - 2] == UInt8(ascii: "\r") && raw[count - 1] == UInt8(ascii: "\n"))
     }
 
+    /// A `Content-Length` value: 1 to 18 digits and nothing else (no sign, list or blank), else nil.
+    static func contentLength(_ value: UnsafeRawBufferPointer) -> Int? {
+        guard !value.isEmpty, value.count <= 18,
+            value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
+        return value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    }
+
     /// Reads the field line at `index` of a head ``scan(_:from:)`` checked, moving `index` past its CRLF; nil at the
     /// blank line that ends the head. Refused: a name that is not a token (a leading space or tab is obsolete line
     /// folding), whitespace before the colon, and a CR not followed by LF.

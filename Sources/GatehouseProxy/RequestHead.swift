@@ -16,7 +16,7 @@ struct RequestHead {
     let version: HTTPVersion
     let fields: [Field]
     let framing: HeaderPolicy.BodyFraming
-    /// Whether the client lets the connection carry another request after this one.
+    /// Whether the client lets the connection carry another request after this one (never after an upgrade request).
     let keepAlive: Bool
     /// The `Host` value.
     let host: String?
@@ -40,10 +40,5 @@ struct RequestHead {
 
     private func text(_ range: Range<Int>) -> String {
         bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
-    }
-
-    /// The values of the fields named `name` (ASCII case-insensitive), as text.
-    func values(_ name: String) -> [String] {
-        fields.filter { HeaderName.equalsIgnoringCase(self.name($0), name) }.map { value($0) }
     }
 }

@@ -128,8 +128,8 @@ struct RequestParser {
             return nil
         }
         let head = try Self.parseCheckedHead(headBytes, limits: limits)
-        // After an upgrade request, or one after which the client closes, nothing is parsed.
-        stopsAfterMessage = head.isUpgrade || !head.keepAlive
+        // After a request that ends the connection (an upgrade request among them), nothing is parsed.
+        stopsAfterMessage = !head.keepAlive
         if head.refusal != nil {
             state = .stopped
             return head
@@ -243,10 +243,10 @@ struct RequestParser {
             case .contentLength:
                 lengthCount += 1
                 // The framing fields are read as strictly as the strictest reader: no trailing whitespace either.
-                guard !valueBytes.isEmpty, !trailingWhitespace, valueBytes.count <= 18, valueBytes.allSatisfy(Self.isDigit) else {
+                guard !trailingWhitespace, let length = HeadBytes.contentLength(valueBytes) else {
                     throw invalid("invalid Content-Length")
                 }
-                contentLength = valueBytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                contentLength = length
             case .transferEncoding:
                 transferEncodings += 1
                 chunked = HeaderName.equalsIgnoringCase(valueBytes, "chunked") && !trailingWhitespace
@@ -298,11 +298,14 @@ struct RequestParser {
         }
         let framing: HeaderPolicy.BodyFraming =
             if let contentLength { .length(contentLength) } else if chunked { .chunked } else { .none }
-        let keepAlive = !close && (version == .http1_1 || keepAliveToken)
+        let isUpgrade = upgrade != nil && upgradeToken
+        // Nothing after an upgrade request is parsed as HTTP (spliced, refused or relayed as a plain request), so
+        // the connection ends with it.
+        let keepAlive = !close && !isUpgrade && (version == .http1_1 || keepAliveToken)
         return RequestHead(
             bytes: bytes, method: method, target: target, version: version, fields: fields, framing: framing,
             keepAlive: keepAlive, host: host, authorization: authorization, expect: expect, upgrade: upgrade,
-            requestID: requestID, connection: connection, isUpgrade: upgrade != nil && upgradeToken, refusal: refusal)
+            requestID: requestID, connection: connection, isUpgrade: isUpgrade, refusal: refusal)
     }
 
     @inline(__always)

@@ -291,10 +291,10 @@ struct UpstreamResponseParser {
             switch kind {
             case .contentLength:
                 lengthCount += 1
-                guard !valueBytes.isEmpty, valueBytes.count <= 18,
-                    valueBytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
-                else { throw ParseError(description: "invalid Content-Length") }
-                contentLength = valueBytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                guard let length = HeadBytes.contentLength(valueBytes) else {
+                    throw ParseError(description: "invalid Content-Length")
+                }
+                contentLength = length
             case .transferEncoding:
                 transferEncodings += 1
                 chunked = HeaderName.equalsIgnoringCase(valueBytes, "chunked")

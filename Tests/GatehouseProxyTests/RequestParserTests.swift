@@ -160,7 +160,9 @@ struct RequestParserTests {
         let text = "GET /ws HTTP/1.1\r\n\(Self.host)Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
         let outcome = Self.parse(text, step: step)
         #expect(outcome.heads.count == 1)
-        #expect(try #require(outcome.heads.first).isUpgrade)
+        let head = try #require(outcome.heads.first)
+        #expect(head.isUpgrade)
+        #expect(!head.keepAlive)
         #expect(outcome.ends == 1)
         #expect(outcome.leftover == "GET /b HTTP/1.1\r\n\r\n")
     }
