@@ -3,8 +3,6 @@ import PackageDescription
 
 /// CI builds with every warning as an error (`GATEHOUSE_WARNINGS_AS_ERRORS=1`, set by `.ci/run`); local builds do not,
 /// so work in progress still compiles.
-// CI (GATEHOUSE_WARNINGS_AS_ERRORS) builds every target with warnings as errors; applied to all targets below, so
-// that a new one cannot miss it.
 let strictSettings: [SwiftSetting] =
     Context.environment["GATEHOUSE_WARNINGS_AS_ERRORS"] != nil ? [.treatAllWarnings(as: .error)] : []
 

@@ -127,7 +127,7 @@ public struct Policy: Sendable {
         case .authorization(let headers):
             // A token the cache holds had its shape checked when it was stored: the same bytes need no second scan.
             let candidate = headers.count == 1 ? Self.afterBearerScheme(headers[0]) : nil
-            if let candidate, let entry = cache.lookup(candidate, keyGeneration: keys.generation, now: now, countingMiss: false) {
+            if let candidate, let entry = cache.lookup(candidate, keyGeneration: keys.generation, now: now) {
                 trace?.record("token", true, "valid (from the verified-token cache); issuer '\(entry.token.issuer)', subject '\(entry.token.subject ?? "-")'")
                 return .success((entry.token, entry.identity))
             }
@@ -199,10 +199,13 @@ public struct Policy: Sendable {
     private static func afterBearerScheme(_ value: Substring) -> Substring? {
         let utf8 = value.utf8
         guard utf8.count > 7 else { return nil }
-        let schemeEnd = utf8.index(utf8.startIndex, offsetBy: 7)
-        var scheme = String(Substring(utf8[..<schemeEnd]))
-        let isBearer = scheme.withUTF8 { HeaderName.equalsIgnoringCase(UnsafeRawBufferPointer($0), "bearer ") }
-        return isBearer ? Substring(utf8[schemeEnd...]) : nil
+        func isBearer(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            HeaderName.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: bytes[..<7]), "bearer ")
+        }
+        let bearer =
+            utf8.withContiguousStorageIfAvailable { isBearer(UnsafeRawBufferPointer($0)) }
+            ?? Array(utf8.prefix(7)).withUnsafeBytes(isBearer)
+        return bearer ? Substring(utf8[utf8.index(utf8.startIndex, offsetBy: 7)...]) : nil
     }
 
     private enum CredentialShape {
@@ -239,12 +242,16 @@ public struct Policy: Sendable {
             trace?.record("scopes", satisfied, "requires \(scopes.summary); token has [\(token.scopes.sorted().joined(separator: ", "))]")
             guard satisfied else { return TokenError(.missingScope, "requires scope \(scopes.summary)") }
         }
+        // Decoded once, when a condition first needs them.
+        var parameters: [String: String]?
         for (path, condition) in requirement.claims {
             let actual = path.lookup(in: token.claims)
             let allowed: [String]
             switch condition {
             case .oneOf(let values): allowed = values
-            case .pathParameter(let name): allowed = match?.parameters[name].map { [$0] } ?? []
+            case .pathParameter(let name):
+                if parameters == nil { parameters = match?.parameters ?? [:] }
+                allowed = parameters?[name].map { [$0] } ?? []
             }
             let candidates: [String]
             switch actual {

@@ -62,18 +62,16 @@ public final class TokenCache: Sendable {
         self.capacity = capacity
     }
 
-    /// The entry for `token`, if it is still good. A miss is counted unless `countingMiss` is false (a lookup made
-    /// before the credential's shape was checked: the caller counts the miss once the credential is a token).
-    func lookup(_ token: Substring, keyGeneration: UInt64, now: Double, countingMiss: Bool = true) -> Entry? {
+    /// The entry for `token`, if it is still good. A miss is not counted here: the lookup is made before the
+    /// credential's shape is checked, and the caller counts it (``countMiss()``) once the credential is a token.
+    func lookup(_ token: Substring, keyGeneration: UInt64, now: Double) -> Entry? {
         guard capacity > 0 else { return nil }
         return state.withLock { state in
             guard let entry = state.entries[Key(text: token)] else {
-                if countingMiss { state.misses += 1 }
                 return nil
             }
             guard entry.keyGeneration == keyGeneration, now < entry.token.expiresAt else {
                 state.entries[Key(text: token)] = nil
-                if countingMiss { state.misses += 1 }
                 return nil
             }
             state.hits += 1
