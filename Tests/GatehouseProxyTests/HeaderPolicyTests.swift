@@ -145,14 +145,23 @@ struct HeaderPolicyTests {
         // Read back line by line: the request line, `name: value` fields, the blank line.
         let text = String(buffer: bytes)
         #expect(text.hasSuffix("\r\n\r\n"))
-        // "\r\n" is one Character: the blank line is the last two.
-        var lines = text.dropLast(2).split(separator: "\r\n", omittingEmptySubsequences: false)
-        #expect(lines.removeFirst() == "GET /a?b HTTP/1.1")
-        return HTTPHeaders(lines.map { line in
+        // "\r\n" is one Character: the request line ends at the first, the head at the last.
+        let requestLine = text.prefix { $0 != "\r\n" }
+        #expect(requestLine == "GET /a?b HTTP/1.1")
+        return HTTPHeaders(try fieldLines(text.dropFirst(requestLine.count + 1).dropLast(1)))
+    }
+
+    /// `name: value` lines, each ended by CRLF, read back strictly: an empty line, a line without `: ` or a missing
+    /// CRLF fails the test.
+    static func fieldLines(_ text: Substring) throws -> [(String, String)] {
+        // "\r\n" is one Character.
+        guard !text.isEmpty else { return [] }
+        #expect(text.hasSuffix("\r\n"))
+        return try text.dropLast().split(separator: "\r\n", omittingEmptySubsequences: false).map { line in
             let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            #expect(parts.count == 2 && parts[1].hasPrefix(" "), "malformed line \(line)")
+            try #require(parts.count == 2 && parts[1].hasPrefix(" "), "malformed line \(line.debugDescription)")
             return (String(parts[0]), String(parts[1].dropFirst()))
-        })
+        }
     }
 
     @Test func otherSpellingsOfFramingAndHopByHopHeadersAreDropped() throws {
@@ -378,12 +387,7 @@ struct HeaderPolicyTests {
         let head = try UpstreamResponseParser.parseHead(ByteBuffer(string: raw), method: .GET)
         var buffer = ByteBuffer()
         HeaderPolicy.writeResponseFields(of: head, keepUpgrade: keepUpgrade, into: &buffer)
-        let text = String(buffer: buffer)
-        #expect(text.isEmpty || text.hasSuffix("\r\n"))
-        return text.split(separator: "\r\n").map { line in
-            let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            return (String(parts[0]), String(parts[1].dropFirst()))
-        }
+        return try fieldLines(Substring(String(buffer: buffer)))
     }
 
     @Test func responseHopByHopHeadersAreDropped() throws {

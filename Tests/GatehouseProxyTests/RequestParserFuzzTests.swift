@@ -26,7 +26,9 @@ struct RequestParserFuzzTests {
     static let methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PROPFIND"]
 
     /// A valid pipeline of one to three requests with random fields and bodies (by length or by random chunks).
-    static func pipeline(_ random: inout SeededGenerator) -> (bytes: [UInt8], messages: [Message]) {
+    /// Without `semicolons`, no `;` anywhere: no chunk extensions, and none in the bodies either (damage can make a
+    /// body read as a chunk-size line).
+    static func pipeline(_ random: inout SeededGenerator, semicolons: Bool = true) -> (bytes: [UInt8], messages: [Message]) {
         var bytes: [UInt8] = []
         var messages: [Message] = []
         for _ in 0..<(1 + random.below(3)) {
@@ -55,14 +57,17 @@ struct RequestParserFuzzTests {
                 let value = ["v \(random.next() % 1000)", "a\tb", "caf\u{E9}", "", "x=1, y=2"][random.below(5)]
                 fields.append("X-Field-\(index): \(value)")
             }
-            let body = (0..<(random.below(3) == 0 ? 0 : random.below(200))).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let body = (0..<(random.below(3) == 0 ? 0 : random.below(200))).map { _ in
+                let byte = UInt8(truncatingIfNeeded: random.next())
+                return !semicolons && byte == UInt8(ascii: ";") ? UInt8(ascii: ":") : byte
+            }
             var framing: [UInt8] = []
             if !http10 && random.below(2) == 0 {
                 fields.append("Transfer-Encoding: chunked")
                 var offset = 0
                 while offset < body.count {
                     let size = min(body.count - offset, 1 + random.below(64))
-                    let extensionText = random.below(4) == 0 ? ";name=value" : ""
+                    let extensionText = semicolons && random.below(4) == 0 ? ";name=value" : ""
                     framing += Array((String(size, radix: 16) + extensionText + "\r\n").utf8) + body[offset..<offset + size]
                     framing += Array("\r\n".utf8)
                     offset += size
@@ -176,11 +181,12 @@ struct RequestParserFuzzTests {
         var random = SeededGenerator(state: UInt64(seed) &* 104_729)
         var compared = 0
         for _ in 0..<600 {
-            var (bytes, _) = Self.pipeline(&random)
+            var (bytes, _) = Self.pipeline(&random, semicolons: false)
             for _ in 0..<(1 + random.below(3)) {
                 let position = random.below(bytes.count)
-                let byte: UInt8 = [UInt8(ascii: "\r"), UInt8(ascii: "\n"), UInt8(ascii: " "), UInt8(ascii: ":"),
+                var byte: UInt8 = [UInt8(ascii: "\r"), UInt8(ascii: "\n"), UInt8(ascii: " "), UInt8(ascii: ":"),
                     UInt8(ascii: "0"), UInt8(ascii: "\t"), UInt8(truncatingIfNeeded: random.next())][random.below(7)]
+                if byte == UInt8(ascii: ";") { byte = UInt8(ascii: "0") }
                 switch random.below(3) {
                 case 0: bytes[position] = byte
                 case 1: bytes.remove(at: position)
@@ -188,9 +194,9 @@ struct RequestParserFuzzTests {
                 }
             }
             let ours = Self.gatehouse(bytes, &random)
-            // Extension methods are Gatehouse's to accept (llhttp knows a fixed list), and so are chunk extensions
-            // llhttp reads more narrowly: Gatehouse never relays either's bytes as they came.
-            if ours.extensionMethod || bytes.contains(UInt8(ascii: ";")) { continue }
+            // Extension methods are Gatehouse's to accept (llhttp knows a fixed list). Chunk extensions, which llhttp
+            // reads more narrowly (Gatehouse never relays them), are kept out of these inputs altogether.
+            if ours.extensionMethod { continue }
             let theirs = try Self.nio(bytes)
             // Every request Gatehouse read whole, NIO reads the same way.
             #expect(
@@ -198,7 +204,7 @@ struct RequestParserFuzzTests {
                 "read differently: \(String(decoding: bytes, as: UTF8.self).debugDescription)")
             compared += ours.messages.count
         }
-        // Enough requests survive the damage for the comparison to mean something (about 160 per seed).
-        #expect(compared > 100)
+        // Enough requests survive the damage for the comparison to mean something (314–356 per seed measured).
+        #expect(compared > 150)
     }
 }
