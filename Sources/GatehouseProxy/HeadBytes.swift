@@ -114,6 +114,31 @@ enum HeadBytes {
                 && raw[count - 2] == UInt8(ascii: "\r") && raw[count - 1] == UInt8(ascii: "\n"))
     }
 
+    /// Calls `body` with each comma-separated element of a list value, blanks trimmed (empty elements too).
+    static func forEachElement(of value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+            body(HeaderName.trimmed(UnsafeRawBufferPointer(rebasing: element)))
+        }
+    }
+
+    /// What a `Connection` value says, read in one pass by both parsers.
+    struct ConnectionOptions {
+        var close = false
+        var keepAlive = false
+        var upgrade = false
+        /// Whether it names a header to remove (see ``HeaderPolicy/nominatesHeader(_:)``).
+        var nominatesHeader = false
+
+        mutating func read(_ value: UnsafeRawBufferPointer) {
+            HeadBytes.forEachElement(of: value) { token in
+                if HeaderName.equalsIgnoringCase(token, "close") { close = true }
+                if HeaderName.equalsIgnoringCase(token, "keep-alive") { keepAlive = true }
+                if HeaderName.equalsIgnoringCase(token, "upgrade") { upgrade = true }
+                if HeaderPolicy.nominatesHeader(token) { nominatesHeader = true }
+            }
+        }
+    }
+
     /// A `Content-Length` value: 1 to 18 digits and nothing else (no sign, list or blank), else nil.
     static func contentLength(_ value: UnsafeRawBufferPointer) -> Int? {
         guard !value.isEmpty, value.count <= 18,

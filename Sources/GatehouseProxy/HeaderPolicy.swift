@@ -295,8 +295,7 @@ enum HeaderPolicy {
             var nominated: [UnsafeRawBufferPointer] = []
             if head.nominatesHeaders {
                 for field in head.fields where field.kind == .connection {
-                    for token in raw[field.value].split(separator: UInt8(ascii: ",")) {
-                        let name = HeaderName.trimmed(UnsafeRawBufferPointer(rebasing: token))
+                    HeadBytes.forEachElement(of: UnsafeRawBufferPointer(rebasing: raw[field.value])) { name in
                         if nominatesHeader(name) { nominated.append(name) }
                     }
                 }

@@ -220,9 +220,7 @@ struct RequestParser {
         var upgrade: String?
         var requestID: String?
         var connection: [String] = []
-        var close = false
-        var keepAliveToken = false
-        var upgradeToken = false
+        var options = HeadBytes.ConnectionOptions()
         while true {
             let field: HeadField
             do {
@@ -264,12 +262,7 @@ struct RequestParser {
                 if requestID == nil { requestID = text() }
             case .connection:
                 connection.append(text())
-                for token in valueBytes.split(separator: UInt8(ascii: ",")) {
-                    let trimmed = HeaderName.trimmed(UnsafeRawBufferPointer(rebasing: token))
-                    if HeaderName.equalsIgnoringCase(trimmed, "close") { close = true }
-                    if HeaderName.equalsIgnoringCase(trimmed, "keep-alive") { keepAliveToken = true }
-                    if HeaderName.equalsIgnoringCase(trimmed, "upgrade") { upgradeToken = true }
-                }
+                options.read(valueBytes)
             default:
                 break
             }
@@ -298,10 +291,10 @@ struct RequestParser {
         }
         let framing: HeaderPolicy.BodyFraming =
             if let contentLength { .length(contentLength) } else if chunked { .chunked } else { .none }
-        let isUpgrade = upgrade != nil && upgradeToken
+        let isUpgrade = upgrade != nil && options.upgrade
         // Nothing after an upgrade request is parsed as HTTP (spliced, refused or relayed as a plain request), so
         // the connection ends with it.
-        let keepAlive = !close && !isUpgrade && (version == .http1_1 || keepAliveToken)
+        let keepAlive = !options.close && !isUpgrade && (version == .http1_1 || options.keepAlive)
         return RequestHead(
             bytes: bytes, method: method, target: target, version: version, fields: fields, framing: framing,
             keepAlive: keepAlive, host: host, authorization: authorization, expect: expect, upgrade: upgrade,

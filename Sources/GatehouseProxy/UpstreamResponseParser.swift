@@ -274,9 +274,7 @@ struct UpstreamResponseParser {
         var lengthCount = 0
         var transferEncodings = 0
         var chunked = false
-        var close = false
-        var keepAliveToken = false
-        var nominatesHeaders = false
+        var options = HeadBytes.ConnectionOptions()
         while true {
             let field: HeadField
             do {
@@ -299,12 +297,7 @@ struct UpstreamResponseParser {
                 transferEncodings += 1
                 chunked = HeaderName.equalsIgnoringCase(valueBytes, "chunked")
             case .connection:
-                for token in valueBytes.split(separator: UInt8(ascii: ",")) {
-                    let trimmed = HeaderName.trimmed(UnsafeRawBufferPointer(rebasing: token))
-                    if HeaderName.equalsIgnoringCase(trimmed, "close") { close = true }
-                    if HeaderName.equalsIgnoringCase(trimmed, "keep-alive") { keepAliveToken = true }
-                    if HeaderPolicy.nominatesHeader(trimmed) { nominatesHeaders = true }
-                }
+                options.read(valueBytes)
             default:
                 break
             }
@@ -327,9 +320,9 @@ struct UpstreamResponseParser {
         } else {
             body = .untilClose
         }
-        let keepAlive = body != .untilClose && !close && (minor == 1 || keepAliveToken)
+        let keepAlive = body != .untilClose && !options.close && (minor == 1 || options.keepAlive)
         return UpstreamResponseHead(
             bytes: bytes, version: HTTPVersion(major: 1, minor: minor), status: status, reason: reason,
-            fields: fields, keepAlive: keepAlive, nominatesHeaders: nominatesHeaders, body: body)
+            fields: fields, keepAlive: keepAlive, nominatesHeaders: options.nominatesHeader, body: body)
     }
 }
