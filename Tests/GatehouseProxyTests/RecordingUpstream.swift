@@ -153,7 +153,6 @@ final class RecordingUpstream: Sendable {
         await eventually(attempts: attempts) { condition(self) }
     }
 
-
     // MARK: recording, from the connections' handlers
 
     fileprivate func record(_ head: HTTPRequestHead, connection: Int) -> (index: Int, behaviour: Behaviour) {

@@ -64,15 +64,7 @@ struct RequestParserFuzzTests {
             var framing: [UInt8] = []
             if !http10 && random.below(2) == 0 {
                 fields.append("Transfer-Encoding: chunked")
-                var offset = 0
-                while offset < body.count {
-                    let size = min(body.count - offset, 1 + random.below(64))
-                    let extensionText = semicolons && random.below(4) == 0 ? ";name=value" : ""
-                    framing += Array((String(size, radix: 16) + extensionText + "\r\n").utf8) + body[offset..<offset + size]
-                    framing += Array("\r\n".utf8)
-                    offset += size
-                }
-                framing += Array((random.below(3) == 0 ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n").utf8)
+                framing = random.chunked(body, extensions: semicolons)
             } else if !body.isEmpty || random.below(2) == 0 {
                 fields.append("Content-Length: \(body.count)")
                 framing = body

@@ -12,3 +12,19 @@ struct SeededGenerator {
 
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
+
+extension SeededGenerator {
+    /// `body` as random chunks (some with an extension, when `extensions`), the last chunk, and now and then a trailer.
+    mutating func chunked(_ body: [UInt8], extensions: Bool = true) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var offset = 0
+        while offset < body.count {
+            let size = min(body.count - offset, 1 + below(64))
+            let extensionText = extensions && below(4) == 0 ? ";name=value" : ""
+            bytes += Array((String(size, radix: 16) + extensionText + "\r\n").utf8) + body[offset..<offset + size]
+            bytes += Array("\r\n".utf8)
+            offset += size
+        }
+        return bytes + Array((below(3) == 0 ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n").utf8)
+    }
+}

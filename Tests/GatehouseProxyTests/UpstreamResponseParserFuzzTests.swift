@@ -22,15 +22,7 @@ struct UpstreamResponseParserFuzzTests {
             bytes = Array(head.utf8) + body
         } else {
             head += "Transfer-Encoding: chunked\r\n\r\n"
-            bytes = Array(head.utf8)
-            var offset = 0
-            while offset < body.count {
-                let size = min(body.count - offset, 1 + random.below(64))
-                let extensionText = random.below(4) == 0 ? ";name=value" : ""
-                bytes += Array((String(size, radix: 16) + extensionText + "\r\n").utf8) + body[offset..<offset + size] + Array("\r\n".utf8)
-                offset += size
-            }
-            bytes += Array((random.below(3) == 0 ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n").utf8)
+            bytes = Array(head.utf8) + random.chunked(body)
         }
         return (bytes, body)
     }
