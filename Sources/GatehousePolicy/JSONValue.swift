@@ -66,24 +66,30 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// Writes `value` as a JSON string literal.
+    /// Writes `value` as a JSON string literal. Runs of bytes that need no escape are copied whole: error bodies
+    /// are written on every local answer, and their text rarely needs escaping.
     public static func writeString(_ value: String, to out: inout String) {
         out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
+        var value = value
+        value.withUTF8 { bytes in
+            var runStart = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F else { continue }
+                if runStart < index { out += String(decoding: bytes[runStart..<index], as: UTF8.self) }
+                runStart = index + 1
+                switch byte {
+                case 0x22: out += "\\\""
+                case 0x5C: out += "\\\\"
+                case 0x0A: out += "\\n"
+                case 0x0D: out += "\\r"
+                case 0x09: out += "\\t"
+                default:
+                    let hex = String(byte, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
                 }
             }
+            if runStart < bytes.count { out += String(decoding: bytes[runStart...], as: UTF8.self) }
         }
         out += "\""
     }

@@ -20,6 +20,18 @@ struct StrictJSONParserTests {
     }
 
     @Test(
+        "written strings read back as they were, with every control byte escaped",
+        arguments: [
+            "", "plain", "\"", "\\", "a\"b\\c", "\r\n\t", "\u{0}\u{1}\u{1F}\u{7F}", "tail\u{1}",
+            "\u{1}head", "caf\u{E9} \u{1F600} \u{2028}", "\"quoted\" \\path\\ \n\u{E9}",
+        ])
+    func writtenStringsRoundTrip(text: String) throws {
+        let written = JSONValue.string(text).jsonText
+        #expect(!written.utf8.dropFirst().dropLast().contains { $0 < 0x20 || $0 == 0x7F })
+        #expect(try Self.parse(written) == .string(text))
+    }
+
+    @Test(
         "duplicate keys are refused at any depth, also when spelled with escapes",
         arguments: [
             (#"{"sub":"alice","sub":"admin"}"#, "sub"),
