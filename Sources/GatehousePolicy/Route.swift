@@ -1,5 +1,8 @@
 /// One entry of the route table.
-public struct Route: Sendable {
+///
+/// A class: every decision carries its route, and sharing one immutable instance costs a reference count instead of
+/// copying each field.
+public final class Route: Sendable {
     /// The id used in logs, metrics and error bodies (defaults to the path pattern).
     public let id: String
     /// The path pattern.

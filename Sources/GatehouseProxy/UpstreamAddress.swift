@@ -1,5 +1,8 @@
 /// Where requests are relayed: scheme, host and port of an upstream URL such as `http://127.0.0.1:3000`.
-struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
+///
+/// A class: each relayed request and pooled connection holds its address, and sharing one instance costs a reference
+/// count instead of copying three strings. Equality and hashing still go by value.
+final class UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     let host: String
     let port: Int
     let tls: Bool
@@ -50,7 +53,7 @@ struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     // `authority` and `description` follow from these three: hashing them too would cost every pool lookup.
-    static func == (lhs: Self, rhs: Self) -> Bool {
+    static func == (lhs: UpstreamAddress, rhs: UpstreamAddress) -> Bool {
         lhs.port == rhs.port && lhs.tls == rhs.tls && lhs.host == rhs.host
     }
 

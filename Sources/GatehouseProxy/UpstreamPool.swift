@@ -20,20 +20,22 @@ final class UpstreamPool {
     /// An idle connection to `address` that is still open, if the pool has one.
     func takeIdle(_ address: UpstreamAddress) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
-        // Popped in place: a copy of the list would be copied again on every acquire.
-        while let connection = idle[address]?.last {
-            guard connection.channel.isActive else {
-                idle[address]!.removeLast()
-                continue
+        // One lookup, and the list popped in place: a copy of it would be copied again on every acquire.
+        return idle[address, default: []].inPlace { list in
+            while let connection = list.last {
+                guard connection.channel.isActive else {
+                    list.removeLast()
+                    continue
+                }
+                // Released while its read is still being handed on (a pipelined request taken at the end of the
+                // previous response): a byte still to come in that read would be taken for the new request's answer.
+                if connection.handler.isReading { return nil }
+                list.removeLast()
+                connection.reused = true
+                return connection
             }
-            // Released while its read is still being handed on (a pipelined request taken at the end of the previous
-            // response): a byte still to come in that read would be taken for the new request's answer.
-            if connection.handler.isReading { return nil }
-            idle[address]!.removeLast()
-            connection.reused = true
-            return connection
+            return nil
         }
-        return nil
     }
 
     /// Calls `then` with a new connection to `address`, on this event loop.
@@ -87,14 +89,14 @@ final class UpstreamPool {
         }
         // Closed connections are skipped by `acquire`; they are swept only when the list is full, so that a
         // release does not ask every idle channel whether it is still open.
-        idle[connection.address, default: []].append(connection)
-        if idle[connection.address]!.count > maxIdlePerUpstream {
-            idle[connection.address]!.removeAll { !$0.channel.isActive }
-            if idle[connection.address]!.count > maxIdlePerUpstream {
-                idle[connection.address]!.removeLast()
-                connection.channel.close(promise: nil)
-            }
+        let maxIdle = maxIdlePerUpstream
+        let surplus: UpstreamConnection? = idle[connection.address, default: []].inPlace { list in
+            list.append(connection)
+            guard list.count > maxIdle else { return nil }
+            list.removeAll { !$0.channel.isActive }
+            return list.count > maxIdle ? list.removeLast() : nil
         }
+        surplus?.channel.close(promise: nil)
     }
 
     /// Closes every idle connection.
@@ -274,5 +276,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard pendingRead, let context else { return }
         pendingRead = false
         context.read()
+    }
+}
+
+extension Array {
+    /// Runs `body` on the array in place: one access to wherever it is stored (a dictionary's value is looked up once).
+    fileprivate mutating func inPlace<Result>(_ body: (inout Self) -> Result) -> Result {
+        body(&self)
     }
 }
