@@ -47,6 +47,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var upstreamKeepAlive = true
         var upgrade: String? = nil
         var retried = false
+
+        /// Takes in the decision for the access log (one access to the stored exchange instead of one per field).
+        mutating func record(_ decision: Decision, framing: HeaderPolicy.BodyFraming) {
+            self.framing = framing
+            path = decision.target?.path ?? "-"
+            routeID = decision.routeID
+            reason = decision.reason.label
+            subject = decision.subject
+        }
+
+        /// Takes in where the request goes and the head sent there.
+        mutating func relay(to address: UpstreamAddress, head: ByteBuffer, upgrade: String?) {
+            upstream = address
+            upstreamHead = head
+            self.upgrade = upgrade
+        }
     }
 
     private let store: ConfigurationStore
@@ -317,16 +333,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         let framing = head.framing
-        exchange!.framing = framing
-
         let decision = snapshot.configuration.policy.decide(
             method: head.method.rawValue, target: target, credential: .authorization(head.authorization),
             keys: snapshot.keys, now: environment.now())
         if let lookup = decision.keyLookup { environment.onKeyMiss?(lookup.issuer, lookup.kid) }
-        exchange!.path = decision.target?.path ?? "-"
-        exchange!.routeID = decision.routeID
-        exchange!.reason = decision.reason.label
-        exchange!.subject = decision.subject
+        exchange!.record(decision, framing: framing)
 
         let expectsContinue = head.expect.map { HeaderName.equalsIgnoringCase($0, "100-continue") } ?? false
         let upgrade = head.upgrade
@@ -356,9 +367,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             identity: decision.identity, identityNames: snapshot.identityNames, forwarding: forwarding,
             requestID: exchange!.requestID, forwardAuthorization: settings.forwardAuthorization,
             upgrade: wantsUpgrade ? upgrade : nil, defaultHost: address.authority, allocator: context.channel.allocator)
-        exchange!.upstream = address
-        exchange!.upstreamHead = headBytes
-        exchange!.upgrade = wantsUpgrade ? upgrade : nil
+        exchange!.relay(to: address, head: headBytes, upgrade: wantsUpgrade ? upgrade : nil)
         buffered.append(headBytes)
         if expectsContinue {
             context.writeAndFlush(wrapOutboundOut(ResponseWriter.continueHead(version: head.version)), promise: nil)
@@ -505,14 +514,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // An empty chunk would end the body; a body where none may be is not relayed.
             guard framing == .raw || framing == .chunked && buffer.readableBytes > 0 else { return }
             if var head = heldHead, buffer.readableBytes <= Self.coalescedBodyBytes {
-                // A small body rides in the head's buffer: one write instead of two (or four).
+                // A small body rides in the head's buffer, which stays held: the end of the exchange (or of this
+                // read) writes and flushes it in one operation.
                 heldHead = nil
                 if framing == .chunked {
                     ResponseWriter.writeChunk(buffer, into: &head)
                 } else {
                     head.writeImmutableBuffer(buffer)
                 }
-                context.write(wrapOutboundOut(head), promise: nil)
+                heldHead = head
             } else {
                 writeHeldHead(context: context)
                 if framing == .chunked {
@@ -539,12 +549,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func upstreamReadComplete() {
         if clientNeedsFlush, let context {
             clientNeedsFlush = false
-            writeHeldHead(context: context)
-            context.flush()
+            if let head = heldHead {
+                heldHead = nil
+                context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+            } else {
+                context.flush()
+            }
         }
     }
 
-    /// Bodies up to this size are copied into the head's buffer.
+    /// Body parts up to this size are copied into the held head's buffer.
     private static let coalescedBodyBytes = 4096
 
     private func writeHeldHead(context: ChannelHandlerContext) {
@@ -609,10 +623,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .flushBuffered:
             guard let upstream else { return }
             upstream.handler.expectResponse(to: exchange?.method ?? .GET)
+            // The last part goes with the flush: one trip through the upstream's pipeline for a request without body.
+            if buffered.isEmpty { upstream.channel.flush() }
             while let part = buffered.popFirst() {
-                upstream.channel.write(part, promise: nil)
+                if buffered.isEmpty {
+                    upstream.channel.writeAndFlush(part, promise: nil)
+                } else {
+                    upstream.channel.write(part, promise: nil)
+                }
             }
-            upstream.channel.flush()
             resumeClientReads(context: context)
         case .finish(let reuseUpstream, let closeClient):
             timerDeadline = nil
