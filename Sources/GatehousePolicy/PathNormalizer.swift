@@ -29,6 +29,61 @@ public enum PathNormalizer {
 
     /// Normalises `target`, or throws the reason it is ambiguous.
     public static func normalize(_ target: String) throws(PathError) -> NormalizedTarget {
+        if let normal = alreadyNormal(target) { return normal }
+        return try normalizeEachByte(target)
+    }
+
+    /// The usual target, whose path is already in normal form (nothing to decode, no repeated `/`, no dot segment)
+    /// and whose query is clean: used as it is, without building a copy byte by byte. `nil` for anything else,
+    /// including everything refused, which takes the full normalisation.
+    private static func alreadyNormal(_ target: String) -> NormalizedTarget? {
+        var text = target
+        guard let pathEnd = text.withUTF8(normalPathEnd) else { return nil }
+        let utf8 = target.utf8
+        guard pathEnd < utf8.count else { return NormalizedTarget(path: target, query: nil) }
+        let questionMark = utf8.index(utf8.startIndex, offsetBy: pathEnd)
+        return NormalizedTarget(path: String(target[..<questionMark]), query: target[utf8.index(after: questionMark)...])
+    }
+
+    /// Where the path ends (the length, or the offset of the `?`) when `bytes` is a target already in normal form.
+    private static func normalPathEnd(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard bytes.count <= maxTargetLength, bytes.first == UInt8(ascii: "/") else { return nil }
+        var segmentStart = 1
+        var index = 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "/") {
+                guard isPlainSegment(bytes, from: segmentStart, to: index) else { return nil }
+                segmentStart = index + 1
+            } else if byte == UInt8(ascii: "?") {
+                break
+            } else if table[Int(byte)] & flagRawAllowed == 0 {
+                return nil
+            }
+            index += 1
+        }
+        // The last segment may be empty (a trailing `/`), never a dot segment.
+        guard segmentStart == index || isPlainSegment(bytes, from: segmentStart, to: index) else { return nil }
+        if index < bytes.count {
+            for byte in bytes[(index + 1)...] where byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "#") {
+                return nil
+            }
+        }
+        return index
+    }
+
+    @inline(__always)
+    private static func isPlainSegment(_ path: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Bool {
+        switch end - start {
+        case 0: return false
+        case 1: return path[start] != UInt8(ascii: ".")
+        case 2: return path[start] != UInt8(ascii: ".") || path[start + 1] != UInt8(ascii: ".")
+        default: return true
+        }
+    }
+
+    /// The full normalisation, byte by byte (also the reference the shortcut is tested against).
+    package static func normalizeEachByte(_ target: String) throws(PathError) -> NormalizedTarget {
         let utf8 = target.utf8
         guard utf8.count <= maxTargetLength else { throw .tooLong }
         guard utf8.first == UInt8(ascii: "/") else { throw .notOriginForm }

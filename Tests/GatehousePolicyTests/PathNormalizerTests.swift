@@ -247,4 +247,42 @@ struct PathNormalizerTests {
         let once = try PathNormalizer.normalize(target).path
         #expect(try PathNormalizer.normalize(once).path == once)
     }
+
+    @Test("the shortcut for targets already in normal form agrees with the full normalisation on every target")
+    func shortcutAgreesWithFullNormalisation() {
+        // Pieces an attacker combines: separators, dots, escapes (complete, cut short, doubled), refused bytes, a
+        // query with and without a fragment. Each target is judged both ways; the two must give the same path and
+        // query, or the same refusal.
+        let pieces = [
+            "/", "/", "//", ".", "..", "a", "Zz9", "-_~", "!$&'()*+,=:@", "%", "%2", "%2e", "%2E", "%41", "%2f", "%25",
+            "%252e", ";", "\\", "#", " ", "\u{7F}", "\u{1}", "\u{E9}", "?", "?q=1", "?a#b", "?x y", "[", "`",
+        ]
+        var state: UInt64 = 0x5EED_0F_7A7E
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var compared = 0
+        var unchanged = 0
+        for _ in 0..<20_000 {
+            var target = next(8) == 0 ? "" : "/"
+            for _ in 0..<(1 + next(7)) { target += pieces[next(pieces.count)] }
+            let full = Result { () throws(PathError) in try PathNormalizer.normalizeEachByte(target) }
+            let either = Result { () throws(PathError) in try PathNormalizer.normalize(target) }
+            switch (full, either) {
+            case (.success(let expected), .success(let actual)):
+                #expect(actual == expected, "\(target)")
+                if actual.path == target || target.hasPrefix(actual.path + "?") { unchanged += 1 }
+            case (.failure(let expected), .failure(let actual)):
+                #expect(actual.label == expected.label, "\(target)")
+            default:
+                Issue.record("\(target): full \(full), with the shortcut \(either)")
+            }
+            compared += 1
+        }
+        #expect(compared == 20_000)
+        // Targets already in normal form and targets that change or are refused are both well represented.
+        #expect(unchanged > 1_000)
+        #expect(unchanged < 19_000)
+    }
 }
