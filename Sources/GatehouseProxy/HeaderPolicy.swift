@@ -247,26 +247,27 @@ enum HeaderPolicy {
         buffer.writeField("X-Forwarded-For", priorForwardedFor.isEmpty ? client : (priorForwardedFor + [client]).joined(separator: ", "))
         if !keptProto { buffer.writeField("X-Forwarded-Proto", forwarding.proto) }
         if !keptForwardedHost, let host = forwarding.host { buffer.writeField("X-Forwarded-Host", host) }
-        // One string with room for the usual element: a single allocation.
-        var forwarded = ""
-        forwarded.reserveCapacity(48 + client.utf8.count + (forwarding.host?.utf8.count ?? 0))
+        // Written straight into the head: building the value as a string first cost more than the rest of the head.
+        buffer.writeStaticString("Forwarded: ")
         for prior in priorForwarded {
-            forwarded += prior
-            forwarded += ", "
+            buffer.writeString(prior)
+            buffer.writeStaticString(", ")
         }
         if client.utf8.contains(UInt8(ascii: ":")) {
-            forwarded += "for=\"[" + client + "]\""
+            buffer.writeStaticString("for=\"[")
+            buffer.writeString(client)
+            buffer.writeStaticString("]\"")
         } else {
-            forwarded += "for="
-            forwarded += client
+            buffer.writeStaticString("for=")
+            buffer.writeString(client)
         }
-        forwarded += ";proto="
-        forwarded += forwarding.proto
+        buffer.writeStaticString(";proto=")
+        buffer.writeString(forwarding.proto)
         if let host = forwarding.host, host.utf8.allSatisfy(isForwardedHostByte) {
-            forwarded += ";host="
-            forwarded += host
+            buffer.writeStaticString(";host=")
+            buffer.writeString(host)
         }
-        buffer.writeField("Forwarded", forwarded)
+        buffer.writeStaticString("\r\n")
         buffer.writeField("X-Request-Id", requestID)
         for value in identity {
             buffer.writeField(value.name, value.value)

@@ -87,6 +87,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var timerIdle = false
     private var timerLimit: Double = 0
     private var lastUpstreamActivity = NIODeadline.now()
+    private var upstreamActiveThisRead = false
     private var peerAddress: String?
     private var peerBytes: [UInt8]?
     /// Counts exchanges, so that a late callback (a connect that completes after its request timed out) is never
@@ -372,7 +373,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if expectsContinue {
             context.writeAndFlush(wrapOutboundOut(ResponseWriter.continueHead(version: head.version)), promise: nil)
         }
-        acquireUpstream(address, fresh: false)
+        acquireUpstream(address, fresh: false, now: exchange!.start)
     }
 
     private func isTrustedPeer(_ settings: ServerSettings) -> Bool {
@@ -429,12 +430,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: upstream side
 
-    private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool) {
-        armTimer(after: snapshot?.configuration.server.timeouts.upstream ?? 30, idle: false)
+    /// Takes a pooled connection or connects one; `now` is the time the request was read, when that was just now
+    /// (each reading of the clock costs a system-call-like trip on every request).
+    private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool, now: NIODeadline? = nil) {
+        let now = now ?? .now()
+        armTimer(after: snapshot?.configuration.server.timeouts.upstream ?? 30, idle: false, now: now)
         let serial = exchangeSerial
         // An idle pooled connection is taken at once, without a callback.
         if !fresh, let connection = pool.takeIdle(address) {
-            upstreamAcquired(.success(connection), serial: serial)
+            upstreamAcquired(.success(connection), serial: serial, now: now)
             return
         }
         pool.connect(address, tls: snapshot?.upstreamTLS) { [self] result in
@@ -442,7 +446,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
-    private func upstreamAcquired(_ result: Result<UpstreamConnection, any Error>, serial: Int) {
+    private func upstreamAcquired(_ result: Result<UpstreamConnection, any Error>, serial: Int, now: NIODeadline? = nil) {
         guard serial == exchangeSerial else {
             if case .success(let connection) = result { connection.channel.close(promise: nil) }
             return
@@ -455,8 +459,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             connection.handler.owner = self
             upstream = connection
-            exchange?.upstreamStart = .now()
-            lastUpstreamActivity = context?.eventLoop.now ?? .now()
+            let now = now ?? .now()
+            exchange?.upstreamStart = now
+            lastUpstreamActivity = now
+            upstreamActiveThisRead = false
             carryOut(machine.upstreamReady())
         case .failure:
             guard case .connecting = machine.state else { return }
@@ -465,7 +471,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamRead(_ event: UpstreamResponseParser.Event) {
-        lastUpstreamActivity = context?.eventLoop.now ?? .now()
+        // A response event is upstream activity; the clock is read once per read, however many events it holds.
+        if !upstreamActiveThisRead {
+            upstreamActiveThisRead = true
+            lastUpstreamActivity = .now()
+        }
         guard let context else { return }
         switch event {
         case .head(let head):
@@ -547,6 +557,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamReadComplete() {
+        upstreamActiveThisRead = false
         if clientNeedsFlush, let context {
             clientNeedsFlush = false
             if let head = heldHead {
@@ -648,10 +659,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 head.writeImmutableBuffer(last)
                 last = head
             }
-            logExchange()
+            let now = NIODeadline.now()
+            logExchange(now: now)
             clientNeedsFlush = false
             // Idle until the next request; a client that stops reading cannot hold a closing connection open either.
-            armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
+            armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true, now: now)
             if closeClient {
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
@@ -746,9 +758,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: timers
 
-    private func armTimer(after seconds: Double, idle: Bool, limit: Double? = nil) {
+    private func armTimer(after seconds: Double, idle: Bool, limit: Double? = nil, now: NIODeadline? = nil) {
         guard let context else { return }
-        let deadline = context.eventLoop.now + .nanoseconds(Int64(min(seconds, 86_400 * 365) * 1_000_000_000))
+        let deadline = (now ?? context.eventLoop.now) + .nanoseconds(Int64(min(seconds, 86_400 * 365) * 1_000_000_000))
         timerDeadline = deadline
         timerIdle = idle
         timerLimit = limit ?? seconds
@@ -825,10 +837,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: access log
 
-    private func logExchange() {
+    private func logExchange(now: NIODeadline = .now()) {
         guard let current = exchange else { return }
         exchange = nil
-        let now = NIODeadline.now()
         metrics.recordRequest(
             route: current.routeID, status: current.responseStatus, reason: current.reason,
             nanoseconds: (now - current.start).nanoseconds)

@@ -151,7 +151,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    weak var owner: (any UpstreamOwner)?
+    weak var owner: (any UpstreamOwner)? {
+        willSet { ownerIdentity = newValue.map { ObjectIdentifier($0) } }
+    }
+    /// Which object `owner` was last set to: compared without reading the weak reference again.
+    private var ownerIdentity: ObjectIdentifier?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var parser = UpstreamResponseParser()
@@ -192,9 +196,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         isReading = true
         var buffer = unwrapInboundIn(data)
+        // The weak reference is read once per read, not once per event (each read of it is an atomic operation);
+        // `ownerIdentity` tells when the owner let go of this connection while an event was handed on.
+        let owner = self.owner
         do {
             while let event = try parser.next(&buffer) {
-                guard let owner else {
+                guard let owner, ownerIdentity == ObjectIdentifier(owner) else {
                     // Nobody asked: an idle connection must not talk. Drop it.
                     isReusable = false
                     context.close(promise: nil)
