@@ -14,10 +14,17 @@ import Darwin
 /// An entry is used only while `now` is before the token's `exp` and the key set is the one it was verified under;
 /// only tokens that verified are stored, so the cache can never turn an invalid token valid.
 public final class TokenCache: Sendable {
-    struct Entry: Sendable {
+    /// One verified token with the identity headers it yields (a class: a hit hands it out without copying).
+    final class Entry: Sendable {
         let token: VerifiedToken
         let identity: [IdentityHeaderValue]
         let keyGeneration: UInt64
+
+        init(token: VerifiedToken, identity: [IdentityHeaderValue], keyGeneration: UInt64) {
+            self.token = token
+            self.identity = identity
+            self.keyGeneration = keyGeneration
+        }
     }
 
     /// A token as a key: compared byte for byte, hashed by its length and last 32 bytes. Those end its signature,

@@ -48,25 +48,62 @@ enum HeadBytes {
 
     /// Checks a head's bytes from `scanned` on and looks for its blank line. Garbage is refused as it arrives, not
     /// when a blank line that may never come is found: no control bytes but CR, LF (after CR) and HTAB.
+    ///
+    /// Eight bytes are passed over at once while none of them is a control byte: most of a head is visible text
+    /// (a bearer token alone is hundreds of bytes), and those bytes need no other check.
     static func scan(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Scan {
         var index = min(scanned, bytes.count)
         while index < bytes.count {
-            let byte = bytes[index]
-            index += 1
-            // Most bytes are visible text: one comparison.
-            if byte >= 0x20 {
-                if byte == 0x7F { return .controlCharacter }
+            if index + 8 <= bytes.count,
+                !hasControlByte(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)))
+            {
+                index += 8
                 continue
             }
-            if byte == UInt8(ascii: "\n") {
-                guard index >= 2, bytes[index - 2] == UInt8(ascii: "\r") else { return .bareLF }
-                // Every LF follows a CR, so "LF CR LF" here is the blank line.
-                if index >= 4 && bytes[index - 3] == UInt8(ascii: "\n") { return .complete(index) }
-            } else if byte != UInt8(ascii: "\r") && byte != 0x09 {
-                return .controlCharacter
-            }
+            if let verdict = step(bytes, at: &index) { return verdict }
         }
         return .incomplete
+    }
+
+    /// ``scan(_:from:)`` one byte at a time: the reference the tests hold it to.
+    static func scanEachByte(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Scan {
+        var index = min(scanned, bytes.count)
+        while index < bytes.count {
+            if let verdict = step(bytes, at: &index) { return verdict }
+        }
+        return .incomplete
+    }
+
+    /// Whether any of the eight bytes of `word` is below 0x20 or is 0x7F. A byte below 0x20 borrows into its top bit
+    /// when 0x20 is taken from it, and only bytes under 0x80 count; 0x7F is found as the zero byte of `word ^ 0x7F…`.
+    /// Exact as a yes or no (a borrow only ever starts at a byte that is itself such a byte).
+    @inline(__always)
+    static func hasControlByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let belowSpace = (word &- ones &* 0x20) & ~word & highBits
+        let delete = word ^ (ones &* 0x7F)
+        let isDelete = (delete &- ones) & ~delete & highBits
+        return belowSpace | isDelete != 0
+    }
+
+    /// Checks the byte at `index` and moves past it; the verdict when it ends the scan.
+    @inline(__always)
+    private static func step(_ bytes: UnsafeRawBufferPointer, at index: inout Int) -> Scan? {
+        let byte = bytes[index]
+        index += 1
+        // Most bytes are visible text: one comparison.
+        if byte >= 0x20 {
+            return byte == 0x7F ? .controlCharacter : nil
+        }
+        if byte == UInt8(ascii: "\n") {
+            guard index >= 2, bytes[index - 2] == UInt8(ascii: "\r") else { return .bareLF }
+            // Every LF follows a CR, so "LF CR LF" here is the blank line.
+            if index >= 4 && bytes[index - 3] == UInt8(ascii: "\n") { return .complete(index) }
+        } else if byte != UInt8(ascii: "\r") && byte != 0x09 {
+            return .controlCharacter
+        }
+        return nil
     }
 
     /// Collects a head across reads, for both parsers: `partial` holds what came so far, of which the first `scanned`
