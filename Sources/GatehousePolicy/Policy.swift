@@ -2,7 +2,10 @@
 ///
 /// ``decide(method:target:credential:keys:now:trace:)`` is the one decision function: the proxy, `explain` and
 /// `test` all call it. It is pure apart from the token cache, which can only save work, never change an answer.
-public struct Policy: Sendable {
+///
+/// A class: every request reaches it through the configuration in force, and a shared instance is not copied field
+/// by field on the way.
+public final class Policy: Sendable {
     /// The compiled routes.
     public let routes: RouteTable
     /// What unmatched requests get. Default `deny`.

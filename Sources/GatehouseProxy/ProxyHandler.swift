@@ -382,10 +382,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func receiveBody(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        if var current = exchange {
-            current.bodyBytes += buffer.readableBytes
-            exchange = current
-            if let max = snapshot?.configuration.server.limits.maxBodyBytes, current.bodyBytes > max {
+        if exchange != nil {
+            exchange!.bodyBytes += buffer.readableBytes
+            if let max = snapshot?.configuration.server.limits.maxBodyBytes, exchange!.bodyBytes > max {
                 carryOut(machine.bodyTooLarge())
                 return
             }
@@ -712,19 +711,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func writeLocal(_ answer: LocalAnswer, close: Bool) {
-        guard let context, var current = exchange else { return }
+        guard let context, exchange != nil else { return }
         timerDeadline = nil
-        current.responseStatus = answer.status
-        if current.reason == "-" || answer.status >= 500 || answer.status == 413 || answer.status == 408 || answer.status == 431 {
-            current.reason = answer.reason
+        // Changed in place: a copy of the exchange would retain and release each of its strings.
+        exchange!.responseStatus = answer.status
+        if exchange!.reason == "-" || answer.status >= 500 || answer.status == 413 || answer.status == 408 || answer.status == 431 {
+            exchange!.reason = answer.reason
         }
         if close { machine.closeAfterAnswer() }
-        let withBody = current.method != .HEAD
+        let withBody = exchange!.method != .HEAD
         let bytes = answer.response(
-            version: current.version, requestID: current.requestID, close: close,
+            version: exchange!.version, requestID: exchange!.requestID, close: close,
             withBody: withBody, allocator: context.channel.allocator)
-        if withBody { current.bytesOut += answer.body.utf8.count }
-        exchange = current
+        if withBody { exchange!.bytesOut += answer.body.utf8.count }
         logExchange()
         // Idle until the next request; a client that stops reading cannot hold a closing connection open either.
         armTimer(after: snapshot?.configuration.server.timeouts.idle ?? 60, idle: true)
@@ -838,8 +837,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: access log
 
     private func logExchange(now: NIODeadline = .now()) {
-        guard let current = exchange else { return }
-        exchange = nil
+        // Moved out, not copied: a copy would retain and release each of its strings.
+        guard let current = exchange.take() else { return }
         metrics.recordRequest(
             route: current.routeID, status: current.responseStatus, reason: current.reason,
             nanoseconds: (now - current.start).nanoseconds)
