@@ -2,7 +2,7 @@
 package enum HeaderName {
     /// Whether `byte` is an RFC 9110 `tchar` (inlinable: the parsers of the data path call it for every byte of a
     /// name).
-    @inlinable
+    @inlinable @inline(__always)
     package static func isTokenByte(_ byte: UInt8) -> Bool {
         // One bit per ASCII byte: ALPHA, DIGIT and !#$%&'*+-.^_`|~ (checked against that list in the tests).
         switch byte {
