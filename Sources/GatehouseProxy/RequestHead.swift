@@ -4,7 +4,10 @@ import NIOHTTP1
 
 /// A client's request head as parsed by ``RequestParser``: its bytes, where each header field lies in them, and what
 /// the data path reads, gathered in the one pass that checked it.
-struct RequestHead {
+///
+/// A class: the head is handed from the parser through the handler to the header policy, and passing one reference
+/// on costs one count instead of one per string and array it holds.
+final class RequestHead {
     typealias Field = HeadField
 
     /// The head, from the request line to the blank line (reader index 0).
@@ -34,6 +37,28 @@ struct RequestHead {
     /// Set when the head is well-formed but refused (conflicting framing, Host, version, a declared body over the
     /// limit): answered with this and closed; nothing after it is read.
     let refusal: HeaderPolicy.Refusal?
+
+    init(
+        bytes: ByteBuffer, method: HTTPMethod, target: String, version: HTTPVersion, fields: [Field],
+        framing: HeaderPolicy.BodyFraming, keepAlive: Bool, host: String?, authorization: [Substring], expect: String?,
+        upgrade: String?, requestID: String?, connection: [String], isUpgrade: Bool, refusal: HeaderPolicy.Refusal?
+    ) {
+        self.bytes = bytes
+        self.method = method
+        self.target = target
+        self.version = version
+        self.fields = fields
+        self.framing = framing
+        self.keepAlive = keepAlive
+        self.host = host
+        self.authorization = authorization
+        self.expect = expect
+        self.upgrade = upgrade
+        self.requestID = requestID
+        self.connection = connection
+        self.isUpgrade = isUpgrade
+        self.refusal = refusal
+    }
 
     func name(_ field: Field) -> String { text(field.name) }
     func value(_ field: Field) -> String { text(field.value) }
