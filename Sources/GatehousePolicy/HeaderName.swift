@@ -1,9 +1,9 @@
 /// HTTP header names as Gatehouse compares them: one implementation for the configuration loader and the data path.
-package enum HeaderName {
-    /// Whether `byte` is an RFC 9110 `tchar` (inlinable: the parsers of the data path call it for every byte of a
-    /// name).
+public enum HeaderName {
+    /// Whether `byte` is an RFC 9110 `tchar`. Public and inlinable so that its body reaches the parsers of the data
+    /// path, which call it for every byte of a name (a package-level declaration is called out of line there).
     @inlinable @inline(__always)
-    package static func isTokenByte(_ byte: UInt8) -> Bool {
+    public static func isTokenByte(_ byte: UInt8) -> Bool {
         // One bit per ASCII byte: ALPHA, DIGIT and !#$%&'*+-.^_`|~ (checked against that list in the tests).
         switch byte {
         case 0..<64: return (0x03FF_6CFA_0000_0000 as UInt64) >> byte & 1 == 1
