@@ -36,7 +36,7 @@ public enum PathNormalizer {
     /// The usual target, whose path is already in normal form (nothing to decode, no repeated `/`, no dot segment)
     /// and whose query is clean: used as it is, without building a copy byte by byte. `nil` for anything else,
     /// including everything refused, which takes the full normalisation.
-    private static func alreadyNormal(_ target: String) -> NormalizedTarget? {
+    package static func alreadyNormal(_ target: String) -> NormalizedTarget? {
         var text = target
         guard let pathEnd = text.withUTF8(normalPathEnd) else { return nil }
         let utf8 = target.utf8

@@ -307,7 +307,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchangeSerial &+= 1
         exchange = Exchange(
             requestID: requestID ?? requestIDs.make(), method: method, version: version, path: path, routeID: "-",
-            reason: "-", subject: nil, clientKeepAlive: false, framing: .none, start: .now())
+            reason: "-", subject: nil, clientKeepAlive: false, framing: .none, start: clock)
     }
 
     private func receiveHead(_ head: RequestHead, context: ChannelHandlerContext) {
@@ -373,7 +373,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if expectsContinue {
             context.writeAndFlush(wrapOutboundOut(ResponseWriter.continueHead(version: head.version)), promise: nil)
         }
-        acquireUpstream(address, fresh: false, now: exchange!.start)
+        acquireUpstream(address, fresh: false)
     }
 
     private func isTrustedPeer(_ settings: ServerSettings) -> Bool {
@@ -429,10 +429,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: upstream side
 
-    /// Takes a pooled connection or connects one; `now` is the time the request was read, when that was just now
-    /// (each reading of the clock costs a system-call-like trip on every request).
+    /// Takes a pooled connection or connects one. The clock is read once for the timer, the upstream's start and its
+    /// last activity (a pooled connection is taken at once).
     private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool, now: NIODeadline? = nil) {
-        let now = now ?? .now()
+        let now = now ?? clock
         armTimer(after: snapshot?.configuration.server.timeouts.upstream ?? 30, idle: false, now: now)
         let serial = exchangeSerial
         // An idle pooled connection is taken at once, without a callback.
@@ -458,7 +458,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             connection.handler.owner = self
             upstream = connection
-            let now = now ?? .now()
+            let now = now ?? clock
             exchange?.upstreamStart = now
             lastUpstreamActivity = now
             upstreamActiveThisRead = false
@@ -473,7 +473,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // A response event is upstream activity; the clock is read once per read, however many events it holds.
         if !upstreamActiveThisRead {
             upstreamActiveThisRead = true
-            lastUpstreamActivity = .now()
+            lastUpstreamActivity = clock
         }
         guard let context else { return }
         switch event {
@@ -568,7 +568,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
-    /// Body parts up to this size are copied into the held head's buffer.
+    /// Body parts up to this size are copied into the held head's buffer. The buffer goes out at the end of the
+    /// exchange or of the upstream read, so it holds at most what one read brought.
     private static let coalescedBodyBytes = 4096
 
     private func writeHeldHead(context: ChannelHandlerContext) {
@@ -658,7 +659,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 head.writeImmutableBuffer(last)
                 last = head
             }
-            let now = NIODeadline.now()
+            let now = clock
             logExchange(now: now)
             clientNeedsFlush = false
             // Idle until the next request; a client that stops reading cannot hold a closing connection open either.
@@ -757,6 +758,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: timers
 
+    /// The data path's one clock: the event loop's (a test loop's clock in tests). Read as few times per request as
+    /// the timers and the access log allow.
+    private var clock: NIODeadline { context?.eventLoop.now ?? .now() }
+
     private func armTimer(after seconds: Double, idle: Bool, limit: Double? = nil, now: NIODeadline? = nil) {
         guard let context else { return }
         let deadline = (now ?? context.eventLoop.now) + .nanoseconds(Int64(min(seconds, 86_400 * 365) * 1_000_000_000))
@@ -808,7 +813,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 writeLocal(.requestTimeout, close: true)
             }
         case .connecting, .relaying:
-            let quietFor = (context?.eventLoop.now ?? .now()) - lastUpstreamActivity
+            let quietFor = clock - lastUpstreamActivity
             let limit = TimeAmount.nanoseconds(Int64(seconds * 1_000_000_000))
             if case .relaying = machine.state, quietFor < limit {
                 armTimer(after: Double((limit - quietFor).nanoseconds) / 1e9, idle: false, limit: seconds)
@@ -836,7 +841,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: access log
 
-    private func logExchange(now: NIODeadline = .now()) {
+    private func logExchange(now: NIODeadline? = nil) {
+        let now = now ?? clock
         // Moved out, not copied: a copy would retain and release each of its strings.
         guard let current = exchange.take() else { return }
         metrics.recordRequest(

@@ -208,8 +208,6 @@ struct RequestParser {
         index += 10
 
         var fields: [HeadField] = []
-        // Room for a usual head at once, instead of growing the array four times on the way.
-        fields.reserveCapacity(16)
         fields.reserveCapacity(16)
         var contentLength: Int? = nil
         var lengthCount = 0

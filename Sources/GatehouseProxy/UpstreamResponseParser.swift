@@ -269,8 +269,6 @@ struct UpstreamResponseParser {
         index += 2
 
         var fields: [HeadField] = []
-        // Room for a usual head at once, instead of growing the array four times on the way.
-        fields.reserveCapacity(16)
         fields.reserveCapacity(12)
         var contentLength: Int? = nil
         var lengthCount = 0

@@ -32,6 +32,16 @@ struct StrictJSONParserTests {
     }
 
     @Test(
+        "strings are written with the short escapes for quote, backslash, LF, CR and tab, \\u00xx for other controls",
+        arguments: [
+            ("plain", #""plain""#), ("a\"b", #""a\"b""#), ("a\\b", #""a\\b""#), ("\n\r\t", #""\n\r\t""#),
+            ("\u{0}x\u{1F}", #""\u0000x\u001f""#), ("\u{7F}", #""\u007f""#), ("caf\u{E9}", "\"caf\u{E9}\""),
+        ])
+    func writtenStringsExactly(text: String, written: String) {
+        #expect(JSONValue.string(text).jsonText == written)
+    }
+
+    @Test(
         "duplicate keys are refused at any depth, also when spelled with escapes",
         arguments: [
             (#"{"sub":"alice","sub":"admin"}"#, "sub"),
