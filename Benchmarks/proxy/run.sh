@@ -186,11 +186,13 @@ echo "Gatehouse proxy benchmark: $(nproc) cores, ${DURATION}s per case, $ROUNDS 
 printf "%-34s %10s %9s %9s %10s %9s\n" "case" "req/s" "p50" "p99" "CPU us/req" "non-2xx"
 for name in "${CASES[@]}"; do report "$name"; done
 
-# ratio A B: A's requests/s over B's within each round (the two ran side by side, minutes apart at most), then the
-# median of those: a slow spell of a shared machine moves both sides of one round, not one side of the ratio.
+# ratio FIELD A B: A's value over B's within each round (the two ran side by side, minutes apart at most), then the
+# median of those: a slow spell of a shared machine moves both sides of one round, not one side of the ratio. FIELD
+# is 1 for requests/s, 3 for p99 (wrk's latencies carry a unit: us, ms or s).
 ratio() {
-    paste -d' ' <(cut -d' ' -f1 "$WORK/results-${1// /_}") <(cut -d' ' -f1 "$WORK/results-${2// /_}") | awk '
-        $2 > 0 { n++; r[n] = $1 / $2; all = all sprintf(" %.2f", $1 / $2) }
+    paste -d' ' <(cut -d' ' -f"$1" "$WORK/results-${2// /_}") <(cut -d' ' -f"$1" "$WORK/results-${3// /_}") | awk '
+        function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return (v + 0) * 1000; if (v ~ /s$/) return (v + 0) * 1e6; return v + 0 }
+        us($2) > 0 { n++; r[n] = us($1) / us($2); all = all sprintf(" %.2f", r[n]) }
         END {
             if (n == 0) { print "n/a"; exit }
             # Sorted copy for the median; the list stays in round order.
@@ -201,7 +203,8 @@ ratio() {
         }'
 }
 echo
-echo "ratio gatehouse (RS256 token) / nginx proxy_pass: $(ratio "gatehouse RS256 token" "nginx proxy_pass")"
+echo "ratio gatehouse (RS256 token) / nginx proxy_pass: $(ratio 1 "gatehouse RS256 token" "nginx proxy_pass")"
 if [ -f "$WORK/results-haproxy_jwt_verify_RS256" ]; then
-    echo "ratio gatehouse (RS256 token) / haproxy jwt_verify: $(ratio "gatehouse RS256 token" "haproxy jwt_verify RS256")"
+    echo "ratio gatehouse (RS256 token) / haproxy jwt_verify: $(ratio 1 "gatehouse RS256 token" "haproxy jwt_verify RS256")"
 fi
+echo "p99 gatehouse (RS256 token) / nginx proxy_pass: $(ratio 3 "gatehouse RS256 token" "nginx proxy_pass")"
