@@ -15,7 +15,8 @@
 #   gatehouse the same route without a token: local 401, never relayed
 #   gatehouse a public route: relay only, no token check
 # For each: requests/s, p50 and p99 latency, and CPU microseconds per request of the proxy process (from
-# /proc/PID/stat), plus the ratio against nginx. Access logs are off for both proxies. Needs nginx, wrk, openssl
+# /proc/PID/stat), plus Gatehouse's throughput and p99 against nginx's (and throughput against HAProxy's). Access
+# logs are off for every proxy. Needs nginx, wrk, openssl
 # (Debian: apt-get install -y nginx wrk openssl). Every run is bounded by DURATION and stops by itself.
 set -euo pipefail
 
