@@ -69,6 +69,17 @@ struct BodyDecoder {
         return nil
     }
 
+    /// ``next(_:)``, its error made into the parser's own from the reason the framing was refused.
+    mutating func next<Failure: Error>(
+        _ buffer: inout ByteBuffer, orFailure failure: (String) -> Failure
+    ) throws(Failure) -> ByteBuffer? {
+        do {
+            return try next(&buffer)
+        } catch {
+            throw failure(error.description)
+        }
+    }
+
     /// Chunk sizes, the CRLF after each chunk, and the trailer section, a byte at a time, until chunk data starts,
     /// the body ends or the bytes run out.
     private mutating func readChunkFraming(_ buffer: inout ByteBuffer) throws(FramingError) {

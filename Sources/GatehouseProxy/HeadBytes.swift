@@ -24,10 +24,6 @@ struct HeadField {
 /// The byte-level reading of an HTTP/1 head shared by the request and response parsers: finding its end while
 /// checking every byte, then reading its field lines one by one.
 enum HeadBytes {
-    /// Why a field line was refused.
-    struct Malformed: Error {
-        let description: String
-    }
     /// What ``scan(_:from:)`` found.
     enum Scan: Equatable {
         /// The head ends just before this offset.
@@ -43,6 +39,14 @@ enum HeadBytes {
             case .controlCharacter: return "control character in the head"
             default: return nil
             }
+        }
+
+        /// The offset just past the head's blank line (nil while it has not come), or the parser's failure made from
+        /// the reason the bytes were refused.
+        func end<Failure: Error>(orFailure failure: (String) -> Failure) -> Result<Int?, Failure> {
+            if let reason = self.failure { return .failure(failure(reason)) }
+            if case .complete(let end) = self { return .success(end) }
+            return .success(nil)
         }
     }
 
@@ -142,6 +146,14 @@ enum HeadBytes {
         return head
     }
 
+    /// Runs `parse` over the readable bytes of a head (a typed error does not pass through `withUnsafeReadableBytes`).
+    static func parse<Head, Failure: Error>(
+        _ head: ByteBuffer, _ parse: (UnsafeRawBufferPointer) throws(Failure) -> Head
+    ) throws(Failure) -> Head {
+        let parsed = head.withUnsafeReadableBytes { raw in Result { () throws(Failure) -> Head in try parse(raw) } }
+        return try parsed.get()
+    }
+
     /// Traps unless `raw` ends with CRLF CRLF, as every head ``collect(_:partial:scanned:maxBytes:tooLarge:scan:)``
     /// gives does: the parsers' index loops lean on it (each stops at the blank line's CR at the latest).
     static func requireBlankLineEnd(_ raw: UnsafeRawBufferPointer) {
@@ -187,9 +199,11 @@ enum HeadBytes {
     /// Reads the field line at `index` of a head ``scan(_:from:)`` checked, moving `index` past its CRLF; nil at the
     /// blank line that ends the head. Refused: a name that is not a token (a leading space or tab is obsolete line
     /// folding), whitespace before the colon, and a CR not followed by LF.
-    static func field(_ raw: UnsafeRawBufferPointer, at index: inout Int) throws(Malformed) -> HeadField? {
+    static func field<Failure: Error>(
+        _ raw: UnsafeRawBufferPointer, at index: inout Int, orFailure failure: (String) -> Failure
+    ) throws(Failure) -> HeadField? {
         if raw[index] == UInt8(ascii: "\r") {
-            guard raw[index + 1] == UInt8(ascii: "\n"), index + 2 == raw.count else { throw Malformed(description: "malformed head") }
+            guard raw[index + 1] == UInt8(ascii: "\n"), index + 2 == raw.count else { throw failure("malformed head") }
             return nil
         }
         let nameStart = index
@@ -200,16 +214,16 @@ enum HeadBytes {
         }
         guard index > nameStart else {
             let folded = raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t")
-            throw Malformed(description: folded ? "obsolete line folding" : "invalid header name")
+            throw failure(folded ? "obsolete line folding" : "invalid header name")
         }
-        guard raw[index] == UInt8(ascii: ":") else { throw Malformed(description: "invalid header name") }
+        guard raw[index] == UInt8(ascii: ":") else { throw failure("invalid header name") }
         let name = nameStart..<index
         index += 1
         while raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t") { index += 1 }
         let valueStart = index
         // The head's bytes were checked as they came: no control bytes here but HTAB and CR.
         let (lineEnd, valueEnd) = Self.valueEnd(raw, from: index)
-        guard raw[lineEnd + 1] == UInt8(ascii: "\n") else { throw Malformed(description: "bare CR in the head") }
+        guard raw[lineEnd + 1] == UInt8(ascii: "\n") else { throw failure("bare CR in the head") }
         index = lineEnd + 2
         return HeadField(
             name: name, value: valueStart..<valueEnd,

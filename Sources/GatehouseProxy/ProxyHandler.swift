@@ -431,8 +431,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     /// Takes a pooled connection or connects one. The clock is read once for the timer, the upstream's start and its
     /// last activity (a pooled connection is taken at once).
-    private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool, now: NIODeadline? = nil) {
-        let now = now ?? clock
+    private func acquireUpstream(_ address: UpstreamAddress, fresh: Bool) {
+        let now = clock
         armTimer(after: snapshot?.configuration.server.timeouts.upstream ?? 30, idle: false, now: now)
         let serial = exchangeSerial
         // An idle pooled connection is taken at once, without a callback.

@@ -101,12 +101,7 @@ struct RequestParser {
                 guard let head = try readHead(&buffer, scanned: scanned) else { continue }
                 return .head(head)
             case .body(var decoder):
-                let slice: ByteBuffer?
-                do {
-                    slice = try decoder.next(&buffer)
-                } catch {
-                    throw Self.invalid(error.description)
-                }
+                let slice = try decoder.next(&buffer, orFailure: Self.invalid)
                 state = decoder.isDone ? .ending : .body(decoder)
                 if let slice { return .body(slice) }
             case .ending, .stopped:
@@ -150,10 +145,7 @@ struct RequestParser {
 
     /// The offset just past the head's blank line, or nil when it has not come yet (see ``HeadBytes/scan(_:from:)``).
     private static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int) -> Result<Int?, HeaderPolicy.Refusal> {
-        let scan = HeadBytes.scan(bytes, from: scanned)
-        if let failure = scan.failure { return .failure(invalid(failure)) }
-        if case .complete(let end) = scan { return .success(end) }
-        return .success(nil)
+        HeadBytes.scan(bytes, from: scanned).end(orFailure: invalid)
     }
 
     /// Parses a complete head given whole, checking first what ``next(_:)`` checks as bytes arrive: that its blank
@@ -166,10 +158,7 @@ struct RequestParser {
 
     /// Parses a head whose shape ``readHead(_:scanned:)`` checked.
     private static func parseCheckedHead(_ bytes: ByteBuffer, limits: ServerSettings.Limits) throws(HeaderPolicy.Refusal) -> RequestHead {
-        let parsed = bytes.withUnsafeReadableBytes { raw -> Result<RequestHead, HeaderPolicy.Refusal> in
-            Result { () throws(HeaderPolicy.Refusal) -> RequestHead in try parseHead(raw, bytes: bytes, limits: limits) }
-        }
-        return try parsed.get()
+        try HeadBytes.parse(bytes) { raw throws(HeaderPolicy.Refusal) in try parseHead(raw, bytes: bytes, limits: limits) }
     }
 
     private static func parseHead(
@@ -221,14 +210,7 @@ struct RequestParser {
         var requestID: String?
         var connection: [String] = []
         var options = HeadBytes.ConnectionOptions()
-        while true {
-            let field: HeadField
-            do {
-                guard let next = try HeadBytes.field(raw, at: &index) else { break }
-                field = next
-            } catch {
-                throw invalid(error.description)
-            }
+        while let field = try HeadBytes.field(raw, at: &index, orFailure: invalid) {
             guard fields.count < limits.maxHeaders else {
                 throw HeaderPolicy.Refusal(status: 431, detail: "too many header fields")
             }

@@ -154,12 +154,7 @@ struct UpstreamResponseParser {
                 guard let head = try readHead(&buffer, scanned: scanned) else { continue }
                 return .head(head)
             case .body(var decoder):
-                let slice: ByteBuffer?
-                do {
-                    slice = try decoder.next(&buffer)
-                } catch {
-                    throw ParseError(description: error.description)
-                }
+                let slice = try decoder.next(&buffer, orFailure: ParseError.init(description:))
                 state = decoder.isDone ? .ending(upgrade: false) : .body(decoder)
                 if let slice { return .body(slice) }
             case .untilClose:
@@ -209,10 +204,7 @@ struct UpstreamResponseParser {
             zip(bytes.prefix(expected.count), expected).allSatisfy { $0 == $1 }
         }
         guard prefixOK else { return .failure(ParseError(description: "malformed status line")) }
-        let scan = HeadBytes.scan(bytes, from: scanned)
-        if let failure = scan.failure { return .failure(ParseError(description: failure)) }
-        if case .complete(let end) = scan { return .success(end) }
-        return .success(nil)
+        return HeadBytes.scan(bytes, from: scanned).end(orFailure: ParseError.init(description:))
     }
 
     /// Parses a complete head given whole, checking first what ``next(_:)`` checks as bytes arrive: that its blank
@@ -225,10 +217,7 @@ struct UpstreamResponseParser {
 
     /// Parses a head whose shape ``readHead(_:scanned:)`` checked.
     private static func parseCheckedHead(_ bytes: ByteBuffer, method: HTTPMethod) throws(ParseError) -> UpstreamResponseHead {
-        let parsed = bytes.withUnsafeReadableBytes { raw -> Result<UpstreamResponseHead, ParseError> in
-            Result { () throws(ParseError) -> UpstreamResponseHead in try parseHead(raw, bytes: bytes, method: method) }
-        }
-        return try parsed.get()
+        try HeadBytes.parse(bytes) { raw throws(ParseError) in try parseHead(raw, bytes: bytes, method: method) }
     }
 
     private static func parseHead(
@@ -275,14 +264,7 @@ struct UpstreamResponseParser {
         var transferEncodings = 0
         var chunked = false
         var options = HeadBytes.ConnectionOptions()
-        while true {
-            let field: HeadField
-            do {
-                guard let next = try HeadBytes.field(raw, at: &index) else { break }
-                field = next
-            } catch {
-                throw ParseError(description: error.description)
-            }
+        while let field = try HeadBytes.field(raw, at: &index, orFailure: ParseError.init(description:)) {
             fields.append(field)
             let kind = field.kind
             let valueBytes = UnsafeRawBufferPointer(rebasing: raw[field.value])
