@@ -249,10 +249,10 @@ struct PathNormalizerTests {
     }
 
     @Test("the shortcut for targets already in normal form agrees with the full normalisation on every target")
-    func shortcutAgreesWithFullNormalisation() throws {
+    func shortcutAgreesWithFullNormalisation() {
         // Pieces an attacker combines: separators, dots, escapes (complete, cut short, doubled), refused bytes, a
         // query with and without a fragment. Each target is judged by the full normalisation; whenever the shortcut
-        // takes a target, it must give the same path and query, and `normalize` must give the full verdict.
+        // takes a target, the full normalisation must accept it too, with the same path and query.
         let pieces = [
             "/", "/", "//", ".", "..", "a", "Zz9", "-_~", "!$&'()*+,=:@", "%", "%2", "%2e", "%2E", "%41", "%2f", "%25",
             "%252e", ";", "\\", "#", " ", "\u{7F}", "\u{1}", "\u{E9}", "?", "?q=1", "?a#b", "?x y", "[", "`",
@@ -272,18 +272,11 @@ struct PathNormalizerTests {
         }
         var taken = 0
         for target in targets {
-            let full = Result { () throws(PathError) in try PathNormalizer.normalizeEachByte(target) }
-            if let shortcut = PathNormalizer.alreadyNormal(target) {
-                taken += 1
-                #expect(try full.get() == shortcut, "\(target)")
-            }
-            switch (full, Result { () throws(PathError) in try PathNormalizer.normalize(target) }) {
-            case (.success(let expected), .success(let actual)):
-                #expect(actual == expected, "\(target)")
-            case (.failure(let expected), .failure(let actual)):
-                #expect(actual.label == expected.label, "\(target)")
-            case (let expected, let actual):
-                Issue.record("\(target): full \(expected), normalize \(actual)")
+            guard let shortcut = PathNormalizer.alreadyNormal(target) else { continue }
+            taken += 1
+            switch Result(catching: { () throws(PathError) in try PathNormalizer.normalizeEachByte(target) }) {
+            case .success(let full): #expect(shortcut == full, "\(target)")
+            case .failure(let error): Issue.record("\(target): the shortcut took a target the full normalisation refuses (\(error))")
             }
         }
         #expect(PathNormalizer.alreadyNormal(long) != nil)

@@ -156,7 +156,7 @@ struct HeaderPolicyTests {
     static func fieldLines(_ text: Substring) throws -> [(String, String)] {
         // "\r\n" is one Character.
         guard !text.isEmpty else { return [] }
-        #expect(text.hasSuffix("\r\n"))
+        try #require(text.hasSuffix("\r\n"))
         return try text.dropLast().split(separator: "\r\n", omittingEmptySubsequences: false).map { line in
             let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             try #require(parts.count == 2 && parts[1].hasPrefix(" "), "malformed line \(line.debugDescription)")

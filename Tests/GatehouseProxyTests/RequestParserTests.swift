@@ -44,7 +44,12 @@ struct RequestParserTests {
                     case .head(let head):
                         outcome.heads.append(head)
                         outcome.bodies.append("")
-                    case .body(let part): outcome.bodies[outcome.bodies.count - 1] += String(buffer: part)
+                    case .body(let part):
+                        guard !outcome.bodies.isEmpty else {
+                            Issue.record("body before any head")
+                            continue
+                        }
+                        outcome.bodies[outcome.bodies.count - 1] += String(buffer: part)
                     case .end: outcome.ends += 1
                     }
                 }

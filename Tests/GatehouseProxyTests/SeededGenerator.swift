@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A small seeded generator (SplitMix64) for the parser fuzz tests: a failure is replayed from its seed.
 struct SeededGenerator {
     var state: UInt64
@@ -11,6 +13,17 @@ struct SeededGenerator {
     }
 
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// Hands `bytes` to `read` in pieces of 1 to 40 bytes, as a connection's reads might bring them.
+    mutating func pieces(of bytes: [UInt8], _ read: (inout ByteBuffer) throws -> Void) rethrows {
+        var offset = 0
+        while offset < bytes.count {
+            let size = min(bytes.count - offset, 1 + below(40))
+            var buffer = ByteBuffer(bytes: bytes[offset..<offset + size])
+            offset += size
+            try read(&buffer)
+        }
+    }
 }
 
 extension SeededGenerator {

@@ -34,12 +34,8 @@ struct UpstreamResponseParserFuzzTests {
         var body: [UInt8] = []
         var heads = 0
         var ends = 0
-        var offset = 0
         do {
-            while offset < bytes.count {
-                let size = min(bytes.count - offset, 1 + random.below(40))
-                var buffer = ByteBuffer(bytes: bytes[offset..<offset + size])
-                offset += size
+            try random.pieces(of: bytes) { buffer in
                 while let event = try parser.next(&buffer) {
                     switch event {
                     case .head: heads += 1
