@@ -20,22 +20,26 @@ final class UpstreamPool {
     /// An idle connection to `address` that is still open, if the pool has one.
     func takeIdle(_ address: UpstreamAddress) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
-        // One lookup, and the list popped in place: a copy of it would be copied again on every acquire.
-        return idle[address, default: []].inPlace { list in
-            while let connection = list.last {
-                guard connection.channel.isActive else {
-                    list.removeLast()
-                    continue
-                }
-                // Released while its read is still being handed on (a pipelined request taken at the end of the
-                // previous response): a byte still to come in that read would be taken for the new request's answer.
-                if connection.handler.isReading { return nil }
+        // One lookup, and the list popped where the dictionary holds it (a copy would be copied again on every take).
+        return Self.popOpen(from: &idle[address, default: []])
+    }
+
+    /// The last connection of `list` that is open and not still handing on a read, taken out; closed ones on the way
+    /// are dropped.
+    private static func popOpen(from list: inout [UpstreamConnection]) -> UpstreamConnection? {
+        while let connection = list.last {
+            guard connection.channel.isActive else {
                 list.removeLast()
-                connection.reused = true
-                return connection
+                continue
             }
-            return nil
+            // Released while its read is still being handed on (a pipelined request taken at the end of the previous
+            // response): a byte still to come in that read would be taken for the new request's answer.
+            if connection.handler.isReading { return nil }
+            list.removeLast()
+            connection.reused = true
+            return connection
         }
+        return nil
     }
 
     /// Calls `then` with a new connection to `address`, on this event loop.
@@ -89,14 +93,18 @@ final class UpstreamPool {
         }
         // Closed connections are skipped by `acquire`; they are swept only when the list is full, so that a
         // release does not ask every idle channel whether it is still open.
-        let maxIdle = maxIdlePerUpstream
-        let surplus: UpstreamConnection? = idle[connection.address, default: []].inPlace { list in
-            list.append(connection)
-            guard list.count > maxIdle else { return nil }
-            list.removeAll { !$0.channel.isActive }
-            return list.count > maxIdle ? list.removeLast() : nil
-        }
-        surplus?.channel.close(promise: nil)
+        Self.append(connection, to: &idle[connection.address, default: []], max: maxIdlePerUpstream)?.channel.close(promise: nil)
+    }
+
+    /// Appends `connection` to `list`; when the list is then over `max` even without its closed connections, the
+    /// last one (the connection just appended) comes back out, to be closed.
+    private static func append(
+        _ connection: UpstreamConnection, to list: inout [UpstreamConnection], max: Int
+    ) -> UpstreamConnection? {
+        list.append(connection)
+        guard list.count > max else { return nil }
+        list.removeAll { !$0.channel.isActive }
+        return list.count > max ? list.removeLast() : nil
     }
 
     /// Closes every idle connection.
@@ -283,12 +291,5 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard pendingRead, let context else { return }
         pendingRead = false
         context.read()
-    }
-}
-
-extension Array {
-    /// Runs `body` on the array in place: one access to wherever it is stored (a dictionary's value is looked up once).
-    fileprivate mutating func inPlace<Result>(_ body: (inout Self) -> Result) -> Result {
-        body(&self)
     }
 }
