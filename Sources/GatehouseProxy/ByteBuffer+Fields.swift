@@ -24,11 +24,19 @@ extension ByteBuffer {
     }
 
     /// Writes `name: value` and CRLF with one capacity check.
+    /// Native strings are read in place; only a bridged one is copied first.
     mutating func writeField(_ name: String, _ value: String) {
-        var name = name
-        var value = value
-        name.withUTF8 { name in
-            value.withUTF8 { value in writeField(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
+        let written = name.utf8.withContiguousStorageIfAvailable { name in
+            value.utf8.withContiguousStorageIfAvailable { value in
+                writeField(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
+            }
+        }
+        if written == nil || written! == nil {
+            var name = name
+            var value = value
+            name.withUTF8 { name in
+                value.withUTF8 { value in writeField(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
+            }
         }
     }
 

@@ -19,7 +19,7 @@ public final class ConfigurationStore: Sendable {
         /// Route id → its own upstream.
         let routeUpstreams: [String: UpstreamAddress]
         /// Folded names of the identity headers, for stripping client copies.
-        let identityNames: Set<String>
+        let identityNames: HeaderNameTable<Bool>
         /// When the keys were loaded (seconds since 1970), for the key-age metric.
         public let keysLoadedAt: Double
         /// TLS for the listener, when `tls:` is configured (read per connection, so reloads apply).
@@ -73,7 +73,7 @@ public final class ConfigurationStore: Sendable {
                 routeUpstreams[route.id] = address
             }
             self.routeUpstreams = routeUpstreams
-            self.identityNames = Set(configuration.policy.identityHeaders.map { HeaderName.fold($0.name) })
+            self.identityNames = HeaderNameTable(names: configuration.policy.identityHeaders.map { HeaderName.fold($0.name) })
             self.keysLoadedAt = Date().timeIntervalSince1970
             let server = configuration.server
             if let tls = server.tls {

@@ -69,46 +69,39 @@ enum HeaderPolicy {
         case other
     }
 
-    /// Lower-case names by length, so that a name is classified with a few byte comparisons, without allocating or
+    /// The names above, each with its kind: a name is classified with a few byte comparisons, without allocating or
     /// hashing.
-    private static let knownByLength: [[(bytes: [UInt8], kind: Known)]] = {
-        var table = [[(bytes: [UInt8], kind: Known)]](repeating: [], count: 32)
-        func add(_ name: String, _ kind: Known) { table[name.utf8.count].append((Array(name.utf8), kind)) }
+    private static let known: HeaderNameTable<Known> = {
         let own: [String: Known] = [
             "connection": .connection, "upgrade": .upgrade, "transfer-encoding": .transferEncoding, "expect": .expect,
             "proxy-authenticate": .proxyAuthenticate, "x-forwarded-for": .xForwardedFor, "forwarded": .forwarded,
             "x-forwarded-proto": .xForwardedProto, "x-forwarded-host": .xForwardedHost,
         ]
-        for name in hopByHop { add(name, own[name] ?? .hopByHop) }
-        for name in overrideHeaders { add(name, .override) }
-        for name in forwardingHeaders { add(name, own[name]!) }
-        add("content-length", .contentLength)
-        add("x-request-id", .requestID)
-        add("authorization", .authorization)
-        add("host", .host)
-        return table
+        var names: [(name: String, value: Known)] = []
+        for name in hopByHop { names.append((name, own[name] ?? .hopByHop)) }
+        for name in overrideHeaders { names.append((name, .override)) }
+        for name in forwardingHeaders { names.append((name, own[name]!)) }
+        names += [("content-length", .contentLength), ("x-request-id", .requestID), ("authorization", .authorization), ("host", .host)]
+        return HeaderNameTable(names)
     }()
 
     /// What the name in `bytes` is, in any casing (exact bytes otherwise: `X_Forwarded_For` is `.other` here).
     static func classify(_ name: UnsafeRawBufferPointer) -> Known {
-        let count = name.count
-        guard count < knownByLength.count else { return .other }
-        for candidate in knownByLength[count] where candidate.bytes.withUnsafeBytes({ HeaderName.equalsIgnoringCase(name, $0) }) { return candidate.kind }
-        return .other
+        known.value(for: name) ?? .other
     }
 
     /// Whether the name in `name` is one of the configured identity names or under the reserved `x-auth-` prefix,
     /// in any casing, for a name without `_` or `.` (those take ``isIdentityHeader(_:identityNames:)`` after folding).
-    static func isIdentityName(_ name: UnsafeRawBufferPointer, identityNames: Set<String>) -> Bool {
+    static func isIdentityName(_ name: UnsafeRawBufferPointer, identityNames: HeaderNameTable<Bool>) -> Bool {
         if name.count >= 7, HeaderName.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: name[0..<7]), "x-auth-") {
             return true
         }
-        return identityNames.contains { HeaderName.equalsIgnoringCase(name, $0) }
+        return identityNames.contains(name)
     }
 
     /// Whether a folded header name is an identity header: one of the configured names, or under the `x-auth-`
     /// prefix Gatehouse reserves.
-    static func isIdentityHeader(_ folded: String, identityNames: Set<String>) -> Bool {
+    static func isIdentityHeader(_ folded: String, identityNames: HeaderNameTable<Bool>) -> Bool {
         identityNames.contains(folded) || folded.hasPrefix("x-auth-")
     }
 
@@ -131,7 +124,7 @@ enum HeaderPolicy {
 
     /// The tokens of the client's `Connection` header values, refusing ones that would strip a header Gatehouse
     /// relies on.
-    static func connectionTokens(_ values: [String], identityNames: Set<String>) throws(Refusal) -> Set<String> {
+    static func connectionTokens(_ values: [String], identityNames: HeaderNameTable<Bool>) throws(Refusal) -> Set<String> {
         var tokens = Set<String>()
         for value in values {
             for token in value.split(separator: ",") {
@@ -156,7 +149,7 @@ enum HeaderPolicy {
         from head: RequestHead,
         nominated: Set<String>,
         identity: [IdentityHeaderValue],
-        identityNames: Set<String>,
+        identityNames: HeaderNameTable<Bool>,
         forwarding: Forwarding,
         requestID: String,
         forwardAuthorization: Bool,

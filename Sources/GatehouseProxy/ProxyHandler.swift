@@ -419,9 +419,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .buffer:
             if chunked { buffered.append(ResponseWriter.lastChunk) }
         case .forward:
-            // Request trailers are dropped.
-            if chunked { upstream?.channel.write(ResponseWriter.lastChunk, promise: nil) }
-            upstreamNeedsFlush = true
+            // Request trailers are dropped. Without chunks nothing is written here: the parts before were flushed
+            // or marked for the read-complete's flush already.
+            if chunked {
+                upstream?.channel.write(ResponseWriter.lastChunk, promise: nil)
+                upstreamNeedsFlush = true
+            }
         default:
             if wasDiscarding { context.close(promise: nil) }
         }

@@ -70,7 +70,7 @@ struct HeaderPolicyTests {
 
     // MARK: connectionTokens
 
-    static let identityNames: Set<String> = ["x-auth-subject", "x-auth-roles", "x-user-email"]
+    static let identityNames = HeaderNameTable(names: ["x-auth-subject", "x-auth-roles", "x-user-email"])
 
     @Test func connectionTokensAreCollected() throws {
         let head = try Self.head([Self.host, ("Connection", "keep-alive, X-Custom"), ("connection", " Upgrade ,, ")])
@@ -176,7 +176,7 @@ struct HeaderPolicyTests {
     @Test func hostAndAnEmptyBodyLengthAreAddedWhenMissing() throws {
         let head = try Self.head([], version: "HTTP/1.0", method: "POST")
         let bytes = HeaderPolicy.upstreamHead(
-            target: "/a", from: head, nominated: [], identity: [], identityNames: [],
+            target: "/a", from: head, nominated: [], identity: [], identityNames: HeaderNameTable(names: []),
             forwarding: HeaderPolicy.Forwarding(clientAddress: "10.0.0.1", peerIsTrusted: false, proto: "http", host: nil),
             requestID: "r", forwardAuthorization: true, upgrade: nil, defaultHost: "upstream.test:8080",
             allocator: ByteBufferAllocator())
@@ -453,7 +453,7 @@ struct HeaderPolicyTests {
     }
 
     @Test func identityNamesMatchInAnyCasingWithoutFolding() {
-        let names: Set<String> = ["x-user", "x-auth-subject"]
+        let names = HeaderNameTable(names: ["x-user", "x-auth-subject"])
         func isIdentity(_ name: String) -> Bool {
             Array(name.utf8).withUnsafeBytes { HeaderPolicy.isIdentityName($0, identityNames: names) }
         }
