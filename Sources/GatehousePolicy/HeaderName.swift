@@ -63,8 +63,9 @@ public enum HeaderName {
         b.withUTF8Buffer { equalsIgnoringCase(a, UnsafeRawBufferPointer($0)) }
     }
 
-    /// ASCII case-insensitive equality of bytes with a string.
-    package static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: String) -> Bool {
+    /// ASCII case-insensitive equality of bytes with a string. Labelled, so that a literal takes the
+    /// `StaticString` overload, which reads it in place instead of making a `String` of it on every call.
+    package static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, string b: String) -> Bool {
         guard a.count == b.utf8.count else { return false }
         var b = b
         return b.withUTF8 { equalsIgnoringCase(a, UnsafeRawBufferPointer($0)) }

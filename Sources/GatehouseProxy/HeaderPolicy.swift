@@ -205,7 +205,7 @@ enum HeaderPolicy {
                 case .authorization where !forwardAuthorization: continue
                 default: break
                 }
-                if !nominated.isEmpty && nominated.contains(where: { HeaderName.equalsIgnoringCase(name, $0) }) { continue }
+                if !nominated.isEmpty && nominated.contains(where: { HeaderName.equalsIgnoringCase(name, string: $0) }) { continue }
                 if isIdentityName(name, identityNames: identityNames) { continue }
                 switch kind {
                 case .xForwardedFor, .forwarded:
