@@ -115,23 +115,24 @@ public struct RouteTable: Sendable {
     }
 
     private func search(node nodeIndex: Int, depth: Int, segments: [Substring], method: String) -> Int? {
-        let node = nodes[nodeIndex]
+        // Each field is read in place: a copy of the node would retain and release its three arrays and dictionary
+        // at every level of every request's path.
         if depth == segments.count {
-            if let found = pick(node.exact, method: method) { return found }
+            if let found = pick(nodes[nodeIndex].exact, method: method) { return found }
         } else {
             let segment = segments[depth]
-            if let child = node.literals[segment],
+            if let child = nodes[nodeIndex].literals[segment],
                 let found = search(node: child, depth: depth + 1, segments: segments, method: method)
             {
                 return found
             }
-            if !segment.isEmpty, let child = node.wildcard,
+            if !segment.isEmpty, let child = nodes[nodeIndex].wildcard,
                 let found = search(node: child, depth: depth + 1, segments: segments, method: method)
             {
                 return found
             }
         }
-        return pick(node.subtree, method: method)
+        return pick(nodes[nodeIndex].subtree, method: method)
     }
 
     /// The route among equal patterns: one listing the method, then (for `HEAD`) one listing `GET`, then one

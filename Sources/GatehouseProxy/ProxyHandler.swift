@@ -316,7 +316,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if machine.state == .closing { return }
         timerDeadline = nil
         let snapshot = self.snapshot ?? store.snapshot
-        let settings = snapshot.configuration.server
         // A refused request is answered with the client's id too.
         let requestID = head.requestID.flatMap { HeaderPolicy.isSaneRequestID($0) ? $0 : nil }
         beginExchange(version: head.version, method: head.method, path: "-", requestID: requestID)
@@ -361,12 +360,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         let forwarding = HeaderPolicy.Forwarding(
-            clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(settings), proto: snapshot.scheme,
+            clientAddress: peerAddress, peerIsTrusted: isTrustedPeer(snapshot.configuration.server.trustedProxies),
+            proto: snapshot.scheme,
             host: head.host)
         let headBytes = HeaderPolicy.upstreamHead(
             target: normalized.forwardTarget, from: head, nominated: nominated,
             identity: decision.identity, identityNames: snapshot.identityNames, forwarding: forwarding,
-            requestID: exchange!.requestID, forwardAuthorization: settings.forwardAuthorization,
+            requestID: exchange!.requestID, forwardAuthorization: snapshot.configuration.server.forwardAuthorization,
             upgrade: wantsUpgrade ? upgrade : nil, defaultHost: address.authority, allocator: context.channel.allocator)
         exchange!.relay(to: address, head: headBytes, upgrade: wantsUpgrade ? upgrade : nil)
         buffered.append(headBytes)
@@ -376,9 +376,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         acquireUpstream(address, fresh: false)
     }
 
-    private func isTrustedPeer(_ settings: ServerSettings) -> Bool {
-        guard let peerBytes, !settings.trustedProxies.isEmpty else { return false }
-        return settings.trustedProxies.contains { $0.contains(peerBytes) }
+    private func isTrustedPeer(_ trustedProxies: [CIDR]) -> Bool {
+        guard let peerBytes, !trustedProxies.isEmpty else { return false }
+        return trustedProxies.contains { $0.contains(peerBytes) }
     }
 
     private func receiveBody(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
