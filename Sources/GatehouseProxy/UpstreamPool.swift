@@ -187,6 +187,25 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         parser.expectResponse(to: method)
     }
 
+    /// Writes request bytes from this handler's place in the pipeline, and flushes them when `flush`. Written through
+    /// the channel, they would pass the tail and this handler first, and a write-and-flush would cross this handler
+    /// as a separate write and flush.
+    func send(_ bytes: ByteBuffer, flush: Bool) {
+        // Without a context this handler has left a closed pipeline (or a spliced one, which the data path no longer
+        // writes to): a write to the closed channel would be dropped all the same.
+        guard let context else { return }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+        }
+    }
+
+    /// Flushes what ``send(_:flush:)`` wrote.
+    func flush() {
+        context?.flush()
+    }
+
     /// Leaves the pipeline (when spliced), handing on the bytes that followed the `101` and a read it was holding back.
     func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
         if let leftover, leftover.readableBytes > 0 {
