@@ -230,7 +230,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func channelReadComplete(context: ChannelHandlerContext) {
         if upstreamNeedsFlush, let upstream {
             upstreamNeedsFlush = false
-            upstream.channel.flush()
+            upstream.handler.flush()
         }
         context.fireChannelReadComplete()
     }
@@ -296,7 +296,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // Parts handed on here were not read from the client: no read-complete will flush them upstream.
         if upstreamNeedsFlush, let upstream {
             upstreamNeedsFlush = false
-            upstream.channel.flush()
+            upstream.handler.flush()
         }
         if machine.state != .closing { resumeClientReads(context: context) }
     }
@@ -394,7 +394,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             frameBody(buffer) { buffered.append($0) }
         case .forward:
             guard let upstream else { return }
-            frameBody(buffer) { upstream.channel.write($0, promise: nil) }
+            frameBody(buffer) { upstream.handler.send($0, flush: false) }
             upstreamNeedsFlush = true
         default:
             break
@@ -422,7 +422,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // Request trailers are dropped. Without chunks nothing is written here: the parts before were flushed
             // or marked for the read-complete's flush already.
             if chunked {
-                upstream?.channel.write(ResponseWriter.lastChunk, promise: nil)
+                upstream?.handler.send(ResponseWriter.lastChunk, flush: false)
                 upstreamNeedsFlush = true
             }
         default:
@@ -638,13 +638,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             guard let upstream else { return }
             upstream.handler.expectResponse(to: exchange?.method ?? .GET)
             // The last part goes with the flush: one trip through the upstream's pipeline for a request without body.
-            if buffered.isEmpty { upstream.channel.flush() }
+            if buffered.isEmpty { upstream.handler.flush() }
             while let part = buffered.popFirst() {
-                if buffered.isEmpty {
-                    upstream.channel.writeAndFlush(part, promise: nil)
-                } else {
-                    upstream.channel.write(part, promise: nil)
-                }
+                upstream.handler.send(part, flush: buffered.isEmpty)
             }
             resumeClientReads(context: context)
         case .finish(let reuseUpstream, let closeClient):
@@ -723,7 +719,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange!.reason = answer.reason
         }
         if close { machine.closeAfterAnswer() }
-        let withBody = exchange!.method != .HEAD
+        let withBody: Bool
+        if case .HEAD = exchange!.method { withBody = false } else { withBody = true }
         let bytes = answer.response(
             version: exchange!.version, requestID: exchange!.requestID, close: close,
             withBody: withBody, allocator: context.channel.allocator)

@@ -265,7 +265,7 @@ struct RequestParser {
             refusal = invalid("more than one Host header")
         } else if hostCount == 0 && version == .http1_1 {
             refusal = invalid("missing Host header")
-        } else if method == .CONNECT {
+        } else if case .CONNECT = method {
             // A 2xx to CONNECT turns the upstream connection into a tunnel: never relayed.
             refusal = invalid("CONNECT is not served here")
         } else if let contentLength, let max = limits.maxBodyBytes, contentLength > max {
