@@ -283,7 +283,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // The server is shutting down: an idle connection closes now; a busy one after the exchange in flight.
         quiescing = true
         if machine.state == .idle && (inbound?.readableBytes ?? 0) == 0 && (exchange == nil || exchange?.responseStatus != 0) {
-            context.close(promise: nil)
+            closeClient(context)
         } else {
             exchange?.clientKeepAlive = false
         }
@@ -426,7 +426,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 upstreamNeedsFlush = true
             }
         default:
-            if wasDiscarding { context.close(promise: nil) }
+            if wasDiscarding { closeClient(context) }
         }
     }
 
@@ -640,7 +640,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // The last part goes with the flush: one trip through the upstream's pipeline for a request without body.
             if buffered.isEmpty { upstream.handler.flush() }
             while let part = buffered.popFirst() {
-                upstream.handler.send(part, flush: buffered.isEmpty)
+                if buffered.isEmpty {
+                    upstream.handler.send(part, flushingWith: pool.flushes)
+                } else {
+                    upstream.handler.send(part, flush: false)
+                }
             }
             resumeClientReads(context: context)
         case .finish(let reuseUpstream, let closeClient):
@@ -668,11 +672,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                 context.writeAndFlush(wrapOutboundOut(last), promise: promise)
             } else {
-                if last.readableBytes > 0 {
-                    context.writeAndFlush(wrapOutboundOut(last), promise: nil)
-                } else {
-                    context.flush()
-                }
+                if last.readableBytes > 0 { context.write(wrapOutboundOut(last), promise: nil) }
+                pool.flushes.flushSoon(context)
                 deliverQueued()
             }
         case .failGateway(let status, let closeClient):
@@ -733,7 +734,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             context.writeAndFlush(wrapOutboundOut(bytes), promise: promise)
         } else {
-            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            pool.flushes.flushSoon(context)
             deliverQueued()
         }
     }
@@ -753,7 +755,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if exchange?.reason == "-" { exchange?.reason = "aborted" }
             logExchange()
         }
-        context?.close(promise: nil)
+        if let context { closeClient(context) }
+    }
+
+    /// Closes the client connection once what was written to it is flushed: the flush of an answer may still be
+    /// waiting for the end of the loop's round of I/O (see ``FlushBatch``), and closing drops unflushed bytes.
+    private func closeClient(_ context: ChannelHandlerContext) {
+        context.flush()
+        context.close(promise: nil)
     }
 
     // MARK: timers
@@ -805,7 +814,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         switch machine.state {
         case .idle:
             if idle || exchange != nil && exchange?.responseStatus != 0 {
-                context?.close(promise: nil)
+                if let context { closeClient(context) }
             } else {
                 beginExchange(version: .http1_1, method: .GET, path: "-")
                 // Nothing more is read: the partial head held by the parser must not become a second answer.

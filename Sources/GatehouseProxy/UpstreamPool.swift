@@ -7,12 +7,15 @@ import NIOSSL
 /// connection always share a loop. Not thread-safe: used only on its event loop.
 final class UpstreamPool {
     let eventLoop: any EventLoop
+    /// The event loop's flushes, made once per round of I/O (see ``FlushBatch``).
+    let flushes: FlushBatch
     private var idle: [UpstreamAddress: [UpstreamConnection]] = [:]
     private let maxIdlePerUpstream: Int
     private let connectTimeout: TimeAmount
 
     init(eventLoop: any EventLoop, maxIdlePerUpstream: Int = 128, connectTimeout: TimeAmount) {
         self.eventLoop = eventLoop
+        self.flushes = FlushBatch(eventLoop: eventLoop)
         self.maxIdlePerUpstream = maxIdlePerUpstream
         self.connectTimeout = connectTimeout
     }
@@ -199,6 +202,13 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             context.write(wrapOutboundOut(bytes), promise: nil)
         }
+    }
+
+    /// Writes request bytes and has `batch` flush them once the event loop's round of I/O is handled.
+    func send(_ bytes: ByteBuffer, flushingWith batch: FlushBatch) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        batch.flushSoon(context)
     }
 
     /// Flushes what ``send(_:flush:)`` wrote.

@@ -35,8 +35,11 @@ struct ProxyHandlerTests {
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4000)).wait()
         }
 
+        /// Delivers `text` as one read, then runs what the read queued on the loop, as an event loop does once a
+        /// round of I/O is handled (the handler's batched flushes among it).
         func send(_ text: String) throws {
             try channel.writeInbound(channel.allocator.buffer(string: text))
+            channel.embeddedEventLoop.run()
         }
 
         /// Everything written to the client so far.
@@ -74,6 +77,25 @@ struct ProxyHandlerTests {
         #expect(output.hasSuffix("\"reason\":\"token_missing\",\"route\":\"orders-read\"}"))
         #expect(!output.lowercased().contains("connection: close"))
         #expect(fixture.isOpen)
+    }
+
+    @Test func anAnswerLeavesOnceTheRoundOfReadsIsHandled() async throws {
+        let fixture = try await Self.fixture()
+        // Read, but the loop has not finished its round: the answer is written and waits for the round's flush.
+        try fixture.channel.writeInbound(fixture.channel.allocator.buffer(string: "GET /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(try fixture.output().isEmpty)
+        fixture.channel.embeddedEventLoop.run()
+        #expect(Self.statusLines(try fixture.output()) == ["HTTP/1.1 401 Unauthorized"])
+    }
+
+    @Test func shutdownBeforeTheRoundEndsStillSendsTheAnswer() async throws {
+        let fixture = try await Self.fixture()
+        try fixture.channel.writeInbound(fixture.channel.allocator.buffer(string: "GET /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n"))
+        // The server starts shutting down before the loop flushes: the idle connection closes, and its answer goes
+        // out first instead of being dropped with the unflushed bytes.
+        fixture.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(Self.statusLines(try fixture.output()) == ["HTTP/1.1 401 Unauthorized"])
+        #expect(!fixture.isOpen)
     }
 
     @Test func pipelinedLocalAnswersComeInOrder() async throws {

@@ -1,0 +1,72 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import GatehouseProxy
+
+/// The event loop's batched flushes: nothing leaves before the round of I/O is handled, everything asked for leaves
+/// then, in the order written.
+struct FlushBatchTests {
+    /// Records each channel's context, so that a test may ask for its flush.
+    final class ContextRecorder: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        var context: ChannelHandlerContext?
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    }
+
+    static func channel(on loop: EmbeddedEventLoop) throws -> (EmbeddedChannel, ContextRecorder) {
+        let recorder = ContextRecorder()
+        let channel = EmbeddedChannel(handler: recorder, loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, recorder)
+    }
+
+    static func written(_ channel: EmbeddedChannel) throws -> [String] {
+        var parts: [String] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { parts.append(String(buffer: buffer)) }
+        return parts
+    }
+
+    @Test func flushesEveryChannelOnceTheRoundIsHandled() throws {
+        let loop = EmbeddedEventLoop()
+        let batch = FlushBatch(eventLoop: loop)
+        let (first, firstRecorder) = try Self.channel(on: loop)
+        let (second, secondRecorder) = try Self.channel(on: loop)
+        let firstContext = try #require(firstRecorder.context)
+        let secondContext = try #require(secondRecorder.context)
+
+        first.write(ByteBuffer(string: "a"), promise: nil)
+        batch.flushSoon(firstContext)
+        second.write(ByteBuffer(string: "b"), promise: nil)
+        batch.flushSoon(secondContext)
+        first.write(ByteBuffer(string: "c"), promise: nil)
+        batch.flushSoon(firstContext)
+        #expect(try Self.written(first).isEmpty)
+        #expect(try Self.written(second).isEmpty)
+
+        loop.run()
+        #expect(try Self.written(first) == ["a", "c"])
+        #expect(try Self.written(second) == ["b"])
+
+        // A later round is flushed in its turn.
+        second.write(ByteBuffer(string: "d"), promise: nil)
+        batch.flushSoon(secondContext)
+        #expect(try Self.written(second).isEmpty)
+        loop.run()
+        #expect(try Self.written(second) == ["d"])
+    }
+
+    @Test func aChannelClosedBeforeTheFlushIsSkipped() throws {
+        let loop = EmbeddedEventLoop()
+        let batch = FlushBatch(eventLoop: loop)
+        let (closing, closingRecorder) = try Self.channel(on: loop)
+        let (open, openRecorder) = try Self.channel(on: loop)
+        closing.write(ByteBuffer(string: "lost"), promise: nil)
+        batch.flushSoon(try #require(closingRecorder.context))
+        open.write(ByteBuffer(string: "kept"), promise: nil)
+        batch.flushSoon(try #require(openRecorder.context))
+        _ = try? closing.finish()
+        loop.run()
+        #expect(try Self.written(open) == ["kept"])
+    }
+}
