@@ -394,7 +394,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             frameBody(buffer) { buffered.append($0) }
         case .forward:
             guard let upstream else { return }
-            frameBody(buffer) { upstream.handler.send($0, flush: false) }
+            frameBody(buffer) { upstream.handler.send($0) }
             upstreamNeedsFlush = true
         default:
             break
@@ -422,7 +422,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // Request trailers are dropped. Without chunks nothing is written here: the parts before were flushed
             // or marked for the read-complete's flush already.
             if chunked {
-                upstream?.handler.send(ResponseWriter.lastChunk, flush: false)
+                upstream?.handler.send(ResponseWriter.lastChunk)
                 upstreamNeedsFlush = true
             }
         default:
@@ -643,7 +643,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 if buffered.isEmpty {
                     upstream.handler.send(part, flushingWith: pool.flushes)
                 } else {
-                    upstream.handler.send(part, flush: false)
+                    upstream.handler.send(part)
                 }
             }
             resumeClientReads(context: context)
@@ -759,7 +759,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     /// Closes the client connection once what was written to it is flushed: the flush of an answer may still be
-    /// waiting for the end of the loop's round of I/O (see ``FlushBatch``), and closing drops unflushed bytes.
+    /// waiting for the end of the loop's round of I/O (see ``FlushBatch``), and closing drops unflushed bytes. An
+    /// aborted response's bytes written so far go out too (they did before batching as well, one flush at a time);
+    /// the client sees the same cut-short response either way.
     private func closeClient(_ context: ChannelHandlerContext) {
         context.flush()
         context.close(promise: nil)
@@ -843,6 +845,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         cancelTimer()
         writeHeldHead(context: context)
         context.flush()
+        // The request head's flush may still wait for the end of the loop's round (see `FlushBatch`), and the
+        // handler that would make it leaves the pipeline now.
+        upstream.handler.flush()
         self.upstream = nil
         upstream.handler.owner = nil
         Splicer.splice(client: context.channel, upstream: upstream.channel)

@@ -190,28 +190,23 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         parser.expectResponse(to: method)
     }
 
-    /// Writes request bytes from this handler's place in the pipeline, and flushes them when `flush`. Written through
-    /// the channel, they would pass the tail and this handler first, and a write-and-flush would cross this handler
-    /// as a separate write and flush.
-    func send(_ bytes: ByteBuffer, flush: Bool) {
+    /// Writes request bytes from this handler's place in the pipeline, unflushed (``flush()`` or a read-complete
+    /// sends them). Written through the channel, they would pass the tail and this handler first.
+    func send(_ bytes: ByteBuffer) {
         // Without a context this handler has left a closed pipeline (or a spliced one, which the data path no longer
         // writes to): a write to the closed channel would be dropped all the same.
-        guard let context else { return }
-        if flush {
-            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-        } else {
-            context.write(wrapOutboundOut(bytes), promise: nil)
-        }
+        context?.write(wrapOutboundOut(bytes), promise: nil)
     }
 
-    /// Writes request bytes and has `batch` flush them once the event loop's round of I/O is handled.
+    /// Writes request bytes and has `batch` flush them (at once for the loop's first flush of a round of I/O, else when
+    /// the round is handled).
     func send(_ bytes: ByteBuffer, flushingWith batch: FlushBatch) {
         guard let context else { return }
         context.write(wrapOutboundOut(bytes), promise: nil)
         batch.flushSoon(context)
     }
 
-    /// Flushes what ``send(_:flush:)`` wrote.
+    /// Flushes what ``send(_:)`` wrote.
     func flush() {
         context?.flush()
     }
