@@ -5,7 +5,7 @@ import GatehousePolicy
 /// Every field of every request is looked up here, so a lookup neither hashes, allocates nor counts references: the
 /// names lie lower-cased in one buffer the table allocates once, grouped by length, and a name is compared with the
 /// few of its own length only.
-final class HeaderNameTable<Value: BitwiseCopyable>: @unchecked Sendable {
+final class HeaderNameTable<Value: BitwiseCopyable & Sendable>: @unchecked Sendable {
     // Sendable: the buffers are written in `init` only and freed in `deinit`.
     private struct Entry {
         var offset: Int
@@ -33,19 +33,19 @@ final class HeaderNameTable<Value: BitwiseCopyable>: @unchecked Sendable {
         starts = .allocate(capacity: longest + 2)
         var offset = 0
         var length = 0
-        starts[0] = 0
+        starts.initializeElement(at: 0, to: 0)
         for (index, name) in unique.enumerated() {
             while length < name.name.count {
                 length += 1
-                starts[length] = index
+                starts.initializeElement(at: length, to: index)
             }
             UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + name.name.count]).copyBytes(from: name.name)
-            entries[index] = Entry(offset: offset, value: name.value)
+            entries.initializeElement(at: index, to: Entry(offset: offset, value: name.value))
             offset += name.name.count
         }
         while length <= longest {
             length += 1
-            starts[length] = unique.count
+            starts.initializeElement(at: length, to: unique.count)
         }
     }
 
