@@ -482,6 +482,29 @@ struct ProxyEndToEndTests {
         }
     }
 
+    @Test func manyConnectionsAtOnceEachGetTheirOwnAnswersInOrder() async throws {
+        try await withGatehouse { gatehouse in
+            let bearer = try gatehouse.bearer()
+            let clients = try (0..<24).map { _ in try gatehouse.connect() }
+            // Every client sends before any reads: each event loop handles many requests per round of I/O and
+            // batches their flushes, to the upstream and to the clients alike.
+            for (index, client) in clients.enumerated() {
+                try client.send(
+                    rawRequest("GET", "/api/\(index)", headers: bearer + "X-Request-Id: c\(index)-a\r\n")
+                        + rawRequest("GET", "/orders/\(index)", headers: "X-Request-Id: c\(index)-b\r\n")
+                        + rawRequest("GET", "/public/\(index)", headers: "X-Request-Id: c\(index)-c\r\n"))
+            }
+            for (index, client) in clients.enumerated() {
+                let responses = try (0..<3).map { _ in try client.readResponse() }
+                #expect(responses.map(\.status) == [200, 401, 200], "client \(index)")
+                #expect(responses.map { $0.header("X-Request-Id") } == ["c\(index)-a", "c\(index)-b", "c\(index)-c"])
+            }
+            let relayed = gatehouse.upstream.completedRequests.map(\.uri)
+            #expect(relayed.count == 48)
+            #expect(Set(relayed) == Set((0..<24).flatMap { ["/api/\($0)", "/public/\($0)"] }))
+        }
+    }
+
     @Test func aMalformedPipelinedRequestIsAnsweredInItsTurn() async throws {
         try await withGatehouse { gatehouse in
             let client = try gatehouse.connect()
