@@ -26,12 +26,13 @@ extension ByteBuffer {
     /// Writes `name: value` and CRLF with one capacity check.
     /// Native strings are read in place; only a bridged one is copied first.
     mutating func writeField(_ name: String, _ value: String) {
-        let written = name.utf8.withContiguousStorageIfAvailable { name in
-            value.utf8.withContiguousStorageIfAvailable { value in
-                writeField(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
-            }
-        }
-        if written == nil || written! == nil {
+        let inPlace =
+            name.utf8.withContiguousStorageIfAvailable { name in
+                value.utf8.withContiguousStorageIfAvailable { value in
+                    writeField(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
+                } != nil
+            } ?? false
+        if !inPlace {
             var name = name
             var value = value
             name.withUTF8 { name in
