@@ -637,15 +637,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .flushBuffered:
             guard let upstream else { return }
             upstream.handler.expectResponse(to: exchange?.method ?? .GET)
-            // The last part goes with the flush: one trip through the upstream's pipeline for a request without body.
-            if buffered.isEmpty { upstream.handler.flush() }
-            while let part = buffered.popFirst() {
-                if buffered.isEmpty {
-                    upstream.handler.send(part, flushingWith: pool.flushes)
-                } else {
-                    upstream.handler.send(part)
-                }
-            }
+            while let part = buffered.popFirst() { upstream.handler.send(part) }
+            upstream.handler.flush(batchedIn: pool.flushes)
             resumeClientReads(context: context)
         case .finish(let reuseUpstream, let closeClient):
             timerDeadline = nil

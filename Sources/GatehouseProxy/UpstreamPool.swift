@@ -198,17 +198,15 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context?.write(wrapOutboundOut(bytes), promise: nil)
     }
 
-    /// Writes request bytes and has `batch` flush them (at once for the loop's first flush of a round of I/O, else when
-    /// the round is handled).
-    func send(_ bytes: ByteBuffer, flushingWith batch: FlushBatch) {
-        guard let context else { return }
-        context.write(wrapOutboundOut(bytes), promise: nil)
-        batch.flushSoon(context)
-    }
-
     /// Flushes what ``send(_:)`` wrote.
     func flush() {
         context?.flush()
+    }
+
+    /// Has `batch` flush what ``send(_:)`` wrote: at once for the loop's first flush of a round of I/O, else when the
+    /// round is handled.
+    func flush(batchedIn batch: FlushBatch) {
+        if let context { batch.flushSoon(context) }
     }
 
     /// Leaves the pipeline (when spliced), handing on the bytes that followed the `101` and a read it was holding back.
