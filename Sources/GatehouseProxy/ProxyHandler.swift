@@ -713,8 +713,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange!.reason = answer.reason
         }
         if close { machine.closeAfterAnswer() }
-        let withBody: Bool
-        if case .HEAD = exchange!.method { withBody = false } else { withBody = true }
+        let withBody = !exchange!.method.isHEAD
         let bytes = answer.response(
             version: exchange!.version, requestID: exchange!.requestID, close: close,
             withBody: withBody, allocator: context.channel.allocator)
@@ -884,6 +883,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 }
 
 extension HTTPMethod {
+    /// Whether this is `HEAD`, by case: `HTTPMethod`'s `==` compares the methods' names as strings, and the data path
+    /// asks this of every relayed response and local answer.
+    var isHEAD: Bool {
+        if case .HEAD = self { return true }
+        return false
+    }
+
     /// Methods whose requests normally carry a body, so an unframed one is sent with `Content-Length: 0`.
     var hasRequestBodyRequired: Bool {
         switch self {

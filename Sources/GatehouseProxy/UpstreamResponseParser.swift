@@ -293,10 +293,7 @@ struct UpstreamResponseParser {
             guard transferEncodings <= 1, lengthCount <= 1 else { throw ParseError(description: "repeated framing header") }
             guard transferEncodings == 0 || chunked else { throw ParseError(description: "Transfer-Encoding other than chunked") }
         }
-        // A case pattern, not `==`: HTTPMethod's equality compares the methods' names as strings.
-        if case .HEAD = method {
-            body = .none
-        } else if status < 200 || status == 204 || status == 304 {
+        if method.isHEAD || status < 200 || status == 204 || status == 304 {
             body = .none
         } else if chunked {
             body = .chunked
