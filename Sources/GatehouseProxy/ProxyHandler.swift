@@ -283,7 +283,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // The server is shutting down: an idle connection closes now; a busy one after the exchange in flight.
         quiescing = true
         if machine.state == .idle && (inbound?.readableBytes ?? 0) == 0 && (exchange == nil || exchange?.responseStatus != 0) {
-            closeClient(context)
+            flushAndClose(context)
         } else {
             exchange?.clientKeepAlive = false
         }
@@ -426,7 +426,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 upstreamNeedsFlush = true
             }
         default:
-            if wasDiscarding { closeClient(context) }
+            if wasDiscarding { flushAndClose(context) }
         }
     }
 
@@ -747,14 +747,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if exchange?.reason == "-" { exchange?.reason = "aborted" }
             logExchange()
         }
-        if let context { closeClient(context) }
+        if let context { flushAndClose(context) }
     }
 
     /// Closes the client connection once what was written to it is flushed: the flush of an answer may still be
     /// waiting for the end of the loop's round of I/O (see ``FlushBatch``), and closing drops unflushed bytes. An
     /// aborted response's bytes written so far go out too (they did before batching as well, one flush at a time);
     /// the client sees the same cut-short response either way.
-    private func closeClient(_ context: ChannelHandlerContext) {
+    private func flushAndClose(_ context: ChannelHandlerContext) {
         context.flush()
         context.close(promise: nil)
     }
@@ -808,7 +808,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         switch machine.state {
         case .idle:
             if idle || exchange != nil && exchange?.responseStatus != 0 {
-                if let context { closeClient(context) }
+                if let context { flushAndClose(context) }
             } else {
                 beginExchange(version: .http1_1, method: .GET, path: "-")
                 // Nothing more is read: the partial head held by the parser must not become a second answer.
